@@ -1,0 +1,35 @@
+"""The typer application: each command parses flags, calls one operation, returns a code."""
+
+import typer
+
+from ftctl import __version__
+from ftctl.cli.emulator import emulator_app
+
+app = typer.Typer(
+    name="ftctl",
+    help="Plan and apply OpenAI fine-tuning jobs from .tf files.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Locals in a traceback could hold the API key.
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(emulator_app, name="emulator")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ftctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Plan and apply OpenAI fine-tuning jobs from .tf files."""
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,51 @@
+"""`ftctl emulator serve`: the local OpenAI fine-tuning API (needs the `emulator` extra)."""
+
+import typer
+
+emulator_app = typer.Typer(
+    help="A local stand-in for the OpenAI fine-tuning API.", pretty_exceptions_show_locals=False
+)
+
+
+@emulator_app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8765, help="Port to listen on; 0 picks a free one."),
+    data: str = typer.Option(
+        None, help="SQLite file that keeps files and jobs across restarts (default: memory)."
+    ),
+    clock: str = typer.Option(
+        "real", help="'real' follows wall time; 'manual' moves only via /_emulator/clock/advance."
+    ),
+    speed: float = typer.Option(1.0, help="Emulated seconds per real second (real clock)."),
+    api_key: str = typer.Option(
+        None, "--api-key", help="Accept only this bearer key (default: any non-empty key)."
+    ),
+    models: list[str] = typer.Option(  # noqa: B008  (typer declares options this way)
+        [], "--models", help="Also accept these models for fine-tuning: NAME or ALIAS=SNAPSHOT."
+    ),
+) -> None:
+    """Serve the emulated Files and Fine-tuning API on HOST:PORT under /v1."""
+    if clock not in ("real", "manual"):
+        raise typer.BadParameter("must be 'real' or 'manual'", param_hint="--clock")
+    if speed <= 0:
+        raise typer.BadParameter("must be positive", param_hint="--speed")
+    try:
+        from ftctl.emulator.catalogue import Catalogue
+        from ftctl.emulator.server import ServeOptions
+        from ftctl.emulator.server import serve as run
+        from ftctl.emulator.service import Settings
+    except ModuleNotFoundError as exc:
+        typer.echo(
+            f"ftctl emulator needs the emulator extra ({exc.name} is missing): "
+            "pip install 'ftctl[emulator]'",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    settings = Settings(
+        catalogue=Catalogue().extended(
+            name for spec in models for name in spec.split(",") if name.strip()
+        )
+    )
+    options = ServeOptions(host, port, data, clock, speed, api_key, settings)
+    raise typer.Exit(run(options))
