@@ -40,11 +40,13 @@ class _BadExample(Exception):
 
 def inspect_dataset(content: bytes, example_format: ExampleFormat) -> DatasetFacts | DatasetProblem:
     try:
-        text = content.decode("utf-8")
+        text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         return DatasetProblem(f"Invalid file format. The file is not UTF-8 (byte {exc.start}).")
     examples = tokens = 0
-    for number, line in enumerate(text.splitlines(), start=1):
+    # JSONL lines end at "\n" only: str.splitlines() would also break at U+2028 and friends,
+    # which JSON allows unescaped inside strings.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -59,7 +61,7 @@ def inspect_dataset(content: bytes, example_format: ExampleFormat) -> DatasetFac
         tokens += count_tokens(example)
     if examples < MINIMUM_EXAMPLES:
         return DatasetProblem(
-            f"Training file has {examples} example(s), but must have at least "
+            f"The file has {examples} example(s), but must have at least "
             f"{MINIMUM_EXAMPLES} examples."
         )
     return DatasetFacts(examples=examples, tokens=tokens)

@@ -1,16 +1,26 @@
 """The one error the emulator's service raises; the HTTP layer renders it as OpenAI's body."""
 
-from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass(frozen=True)
 class ApiError(Exception):
-    status: int
-    message: str
-    param: str | None = None
-    code: str | None = None
-    type: str = "invalid_request_error"
+    """An answer in OpenAI's error shape. A plain class, not a frozen dataclass: Starlette
+    writes to `__traceback__` of the exceptions it handles."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        param: str | None = None,
+        code: str | None = None,
+        type: str = "invalid_request_error",
+    ) -> None:
+        super().__init__(status, message)
+        self.status = status
+        self.message = message
+        self.param = param
+        self.code = code
+        self.type = type
 
     def body(self) -> dict[str, Any]:
         return {

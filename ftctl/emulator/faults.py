@@ -45,23 +45,26 @@ class FaultRule:
             raise bad_request("path must be a URL path such as /v1/fine_tuning/jobs.", "path")
         status = body.get("status", 500)
         if status is not None and (
-            not isinstance(status, int) or not (status == DROP or 100 <= status <= 599)
+            not _is_int(status) or not (status == DROP or 100 <= status <= 599)
         ):
             raise bad_request("status must be an HTTP status, 0 (drop) or null.", "status")
         times = body.get("times", 1)
-        if not isinstance(times, int) or times < 1:
+        if not _is_int(times) or times < 1:
             raise bad_request("times must be a positive integer.", "times")
         retry_after = body.get("retry_after")
         if retry_after is not None and (
-            not isinstance(retry_after, int | float) or retry_after < 0
+            not (_is_int(retry_after) or isinstance(retry_after, float)) or retry_after < 0
         ):
             raise bad_request("retry_after must be a number of seconds.", "retry_after")
         delay_ms = body.get("delay_ms", 0)
-        if not isinstance(delay_ms, int) or delay_ms < 0:
+        if not _is_int(delay_ms) or delay_ms < 0:
             raise bad_request("delay_ms must be a non-negative integer.", "delay_ms")
         method = body.get("method")
-        if method is not None and not isinstance(method, str):
-            raise bad_request("method must be an HTTP method or null.", "method")
+        if method is not None and (not isinstance(method, str) or not method.strip()):
+            raise bad_request("method must be an HTTP method, '*' or null.", "method")
+        after_commit = body.get("after_commit", False)
+        if not isinstance(after_commit, bool):
+            raise bad_request("after_commit must be true or false.", "after_commit")
         return cls(
             path=path,
             method=None if method in (None, "*") else method.upper(),
@@ -69,7 +72,7 @@ class FaultRule:
             times=times,
             retry_after=retry_after,
             delay_ms=delay_ms,
-            after_commit=bool(body.get("after_commit", False)),
+            after_commit=after_commit,
         )
 
 
@@ -96,3 +99,8 @@ class FaultBook:
 
     def clear(self) -> None:
         self._rules.clear()
+
+
+def _is_int(value: Any) -> bool:
+    # JSON true/false arrive as Python bools, which are ints: refuse them.
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ftctl.emulator.catalogue import COMPLETION_MODELS, Catalogue
+from ftctl.emulator.catalogue import COMPLETION_MODELS, Catalogue, FineTunedName
 from ftctl.emulator.clock import Clock
 from ftctl.emulator.curves import Curve
 from ftctl.emulator.datasets import DatasetFacts, ExampleFormat, inspect_dataset
@@ -446,21 +446,22 @@ class Emulator:
         request = job.request
         kind = request.method_type
         hyperparameters = job.resolved if line.started else request.hyperparameters
-        succeeded = line.status is Status.SUCCEEDED and job.outcome is not None
+        outcome = job.outcome if line.status is Status.SUCCEEDED else None
         error = line.error
         return {
             "object": "fine_tuning.job",
             "id": job.id,
             "created_at": job.created_at,
-            "model": job.snapshot,
+            # Training on from a fine-tuned model shows that model; a base model its snapshot.
+            "model": job.request.model if FineTunedName.parse(job.request.model) else job.snapshot,
             "organization_id": self.organization_id,
             "status": line.status.value,
             "training_file": request.training_file,
             "validation_file": request.validation_file,
-            "fine_tuned_model": job.outcome.fine_tuned_model if succeeded and job.outcome else None,
+            "fine_tuned_model": outcome.fine_tuned_model if outcome else None,
             "finished_at": line.finished_at,
-            "trained_tokens": job.outcome.trained_tokens if succeeded and job.outcome else None,
-            "result_files": [job.outcome.result_file] if succeeded and job.outcome else [],
+            "trained_tokens": outcome.trained_tokens if outcome else None,
+            "result_files": [outcome.result_file] if outcome else [],
             "error": (
                 {"code": error.code, "message": error.message, "param": error.param}
                 if error

@@ -1,0 +1,31 @@
+from collections.abc import Iterator
+
+import pytest
+from openai import OpenAI
+
+from tests.harness import Emulator, ServedProcess, served_process
+
+
+@pytest.fixture(scope="session")
+def emulator_process() -> Iterator[ServedProcess]:
+    """One `ftctl emulator serve --clock manual` for the whole session, on a free port."""
+    with served_process("--clock", "manual") as served:
+        yield served
+
+
+@pytest.fixture
+def emu(emulator_process: ServedProcess) -> Iterator[Emulator]:
+    """The session's emulator, wiped clean for this test."""
+    emulator = emulator_process.emulator
+    emulator.reset()
+    logged_before = len(emulator_process.stderr())
+    yield emulator
+    emulator.close_clients()
+    # Every answer, errors included, is deliberate: the server must never log a traceback.
+    assert "Traceback" not in emulator_process.stderr()[logged_before:]
+
+
+@pytest.fixture
+def client(emu: Emulator) -> OpenAI:
+    """The real SDK, validating every response against its own types."""
+    return emu.client()
