@@ -32,7 +32,8 @@ class Emulator:
     _opened: list[OpenAI | httpx2.Client] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
-        self.control = httpx2.Client(base_url=self.base_url.removesuffix("/v1"), timeout=10)
+        # Generous: an advance settles every job it finishes, thousands in a load test.
+        self.control = httpx2.Client(base_url=self.base_url.removesuffix("/v1"), timeout=120)
 
     def client(self, strict: bool = True, **options: Any) -> OpenAI:
         """The real SDK pointed here; closed by close_clients()."""
@@ -57,7 +58,11 @@ class Emulator:
         self.control.close()
 
     def advance(self, seconds: float) -> int:
-        return int(self._ok(self.control.post("/_emulator/clock/advance", json={"seconds": seconds}))["now"])
+        return int(
+            self._ok(self.control.post("/_emulator/clock/advance", json={"seconds": seconds}))[
+                "now"
+            ]
+        )
 
     def now(self) -> int:
         return int(self._ok(self.control.get("/_emulator/clock"))["now"])
@@ -74,7 +79,9 @@ class Emulator:
     def requests(self) -> list[dict[str, Any]]:
         return list(self._ok(self.control.get("/_emulator/requests"))["data"])
 
-    def force_status(self, job_id: str, status: str, error: dict[str, Any] | None = None) -> dict[str, Any]:
+    def force_status(
+        self, job_id: str, status: str, error: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"status": status}
         if error is not None:
             body["error"] = error
@@ -91,7 +98,7 @@ class ServedProcess:
 
     def __init__(self, *args: str) -> None:
         # stderr goes to a file: an unread pipe would fill and block the server.
-        self._stderr = tempfile.TemporaryFile()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115  (closed in close())
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ftctl", "emulator", "serve", "--port", "0", *args],
             stdout=subprocess.PIPE,
@@ -162,7 +169,7 @@ def served_in_thread(settings: Any = None, api_key: str | None = None) -> Iterat
     from ftctl.emulator.store import Store
 
     service = Service(Store(), ManualClock(1_800_000_000), settings)
-    sock = socket.socket()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # see server.py
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(create_app(service, api_key), log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
@@ -218,7 +225,9 @@ def chat_jsonl(count: int = 12) -> bytes:
     return jsonl([chat_example(i) for i in range(count)])
 
 
-def upload(client: OpenAI, content: bytes, name: str = "train.jsonl", purpose: str = "fine-tune") -> str:
+def upload(
+    client: OpenAI, content: bytes, name: str = "train.jsonl", purpose: str = "fine-tune"
+) -> str:
     return client.files.create(file=(name, content), purpose=purpose).id  # type: ignore[arg-type]
 
 

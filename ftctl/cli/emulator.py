@@ -10,7 +10,7 @@ emulator_app = typer.Typer(
 @emulator_app.command("serve")
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(8765, help="Port to listen on; 0 picks a free one."),
+    port: int = typer.Option(8765, min=0, max=65535, help="Port to listen on; 0 picks a free one."),
     data: str = typer.Option(
         None, help="SQLite file that keeps files and jobs across restarts (default: memory)."
     ),

@@ -17,7 +17,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
@@ -53,6 +53,7 @@ def create_app(emulator: Emulator, api_key: str | None = None) -> "EmulatorFront
         exception_handlers={
             ApiError: _api_error,
             HTTPException: _http_error,
+            ClientDisconnect: _client_gone,
             Exception: _unexpected_error,
         },
     )
@@ -124,7 +125,7 @@ class EmulatorFront:
         elif rule.status is None:
             await self._authorized(scope, receive, send)
         elif rule.status == DROP:
-            _drop_connection(raw_send)
+            await _drop_connection(raw_send)
         else:
             if not rule.after_commit:
                 await _drain(receive)
@@ -343,6 +344,12 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(error.body(), status_code=error.status)
 
 
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    # The client gave up (a delay fault outlasted its timeout): nothing was carried out, and
+    # nobody is left to read an answer.
+    return Response(status_code=499)
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("emulator error on %s %s", request.method, request.url.path)
     error = ApiError(
@@ -369,13 +376,15 @@ async def _send_json(
     await response({"type": "http"}, _empty_body, send)
 
 
-def _drop_connection(send: Send) -> None:
+async def _drop_connection(send: Send) -> None:
     """Closes the socket without an answer. ASGI has no message for this, so reach the
     transport through uvicorn's request cycle, which owns the `send` it hands to the app."""
     transport = getattr(getattr(send, "__self__", None), "transport", None)
     if transport is None:
         raise RuntimeError("cannot drop the connection: not served by uvicorn")
     transport.abort()
+    # Let uvicorn see the connection lost before the app returns, or it logs an error.
+    await asyncio.sleep(0)
 
 
 def _with_date(send: Send, date: str) -> Send:

@@ -6,6 +6,7 @@ x grows by at least 0.4 per step, so the wobble never makes the loss go up.
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ftctl.emulator.ids import unit_interval
 
@@ -16,11 +17,7 @@ class Curve:
     total_steps: int
 
     def _shape(self) -> tuple[float, float, float, float]:
-        start = 1.5 + 1.5 * unit_interval(str(self.seed), "start")
-        floor = 0.05 + 0.25 * unit_interval(str(self.seed), "floor")
-        rate = 3.0 + 2.0 * unit_interval(str(self.seed), "rate")
-        phase = 2 * math.pi * unit_interval(str(self.seed), "phase")
-        return start, floor, rate, phase
+        return _shape(self.seed)
 
     def train_loss(self, step: int) -> float:
         start, floor, rate, phase = self._shape()
@@ -37,3 +34,13 @@ class Curve:
     def valid_accuracy(self, step: int) -> float:
         start = self._shape()[0]
         return 1.0 - self.valid_loss(step) / (start * 1.1 + 0.6)
+
+
+@lru_cache(maxsize=4096)
+def _shape(seed: int) -> tuple[float, float, float, float]:
+    """start, floor, rate and phase of the curve: hashed once per seed, not once per step."""
+    start = 1.5 + 1.5 * unit_interval(str(seed), "start")
+    floor = 0.05 + 0.25 * unit_interval(str(seed), "floor")
+    rate = 3.0 + 2.0 * unit_interval(str(seed), "rate")
+    phase = 2 * math.pi * unit_interval(str(seed), "phase")
+    return start, floor, rate, phase

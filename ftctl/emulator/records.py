@@ -25,7 +25,6 @@ class FileRecord:
             "filename": self.filename,
             "purpose": self.purpose,
             "status": "processed",
-            "status_details": None,
         }
         if self.expires_at is not None:
             body["expires_at"] = self.expires_at

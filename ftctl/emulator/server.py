@@ -1,9 +1,13 @@
 """Runs the emulator under uvicorn and announces its base URL once it accepts connections."""
 
+import contextlib
 import math
+import signal
 import socket
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import uvicorn
@@ -48,12 +52,29 @@ class _AnnouncingServer(uvicorn.Server):
         if self.started:
             print(f"ftctl emulator listening on {self.url}", flush=True)
 
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # SIGINT and SIGTERM are how this server is meant to stop: shut down and exit 0.
+        # uvicorn's own version re-raises the signal afterwards, so the process would die by it.
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        stops = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in stops}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
 
 def serve(options: ServeOptions) -> int:
     emulator = build_emulator(options)
     # Bind first so that --port 0 can announce the port the system picked.
     family = socket.AF_INET6 if ":" in options.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that name TCP, and without
+    # it every keep-alive answer waits ~40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((options.host, options.port))

@@ -8,12 +8,18 @@ from ftctl.emulator.service import MAX_UPLOAD_BYTES, Settings
 from tests.harness import Emulator, chat_jsonl, served_in_thread, upload
 
 
-def test_upload_then_retrieve_and_download_give_back_the_same_file(client: OpenAI, emu: Emulator) -> None:
+def test_upload_then_retrieve_and_download_give_back_the_same_file(
+    client: OpenAI, emu: Emulator
+) -> None:
     content = chat_jsonl(12)
     uploaded = client.files.create(file=("train.jsonl", content), purpose="fine-tune")
 
     assert uploaded.id.startswith("file-") and len(uploaded.id) == len("file-") + 24
-    assert (uploaded.bytes, uploaded.filename, uploaded.purpose) == (len(content), "train.jsonl", "fine-tune")
+    assert (uploaded.bytes, uploaded.filename, uploaded.purpose) == (
+        len(content),
+        "train.jsonl",
+        "fine-tune",
+    )
     assert uploaded.created_at == emu.now()
     assert client.files.retrieve(uploaded.id) == uploaded
     assert client.files.content(uploaded.id).read() == content

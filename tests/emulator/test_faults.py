@@ -1,0 +1,204 @@
+"""Armed faults and auth, seen by the real SDK: errors, Retry-After honoured by the SDK's own
+retry, delays and timeouts, dropped connections, and after_commit (the duplicate trap)."""
+
+import time
+
+import openai
+import pytest
+from openai import OpenAI
+
+from tests.harness import Emulator, chat_jsonl, served_process, upload
+
+JOBS = "/v1/fine_tuning/jobs"
+
+
+def creates(emu: Emulator) -> list[tuple[int, int | None]]:
+    return [
+        (r["status"], r["retry_count"])
+        for r in emu.requests()
+        if (r["method"], r["path"]) == ("POST", JOBS)
+    ]
+
+
+def job_count(client: OpenAI) -> int:
+    return len(client.fine_tuning.jobs.list(limit=100).data)
+
+
+def test_error_fault_answers_openai_error_body_once_then_clears(
+    client: OpenAI, emu: Emulator
+) -> None:
+    training_file = upload(client, chat_jsonl())
+    emu.arm(method="POST", path=JOBS, status=500, times=1)
+    strict_once = emu.client(max_retries=0)
+    with pytest.raises(openai.InternalServerError) as caught:
+        strict_once.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=training_file)
+    assert caught.value.type == "server_error"
+    assert emu.armed() == []
+    assert job_count(client) == 0  # without after_commit nothing was carried out
+    strict_once.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=training_file)
+    assert creates(emu) == [(500, 0), (200, 0)]
+
+
+def test_sdk_retries_through_a_fault_armed_for_two_requests(client: OpenAI, emu: Emulator) -> None:
+    training_file = upload(client, chat_jsonl())
+    emu.arm(method="POST", path=JOBS, status=503, times=2, retry_after=0.05)
+    job = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=training_file)
+    assert creates(emu) == [(503, 0), (503, 1), (200, 2)]
+    assert [j.id for j in client.fine_tuning.jobs.list()] == [job.id]
+
+
+def test_sdk_waits_as_long_as_retry_after_says(client: OpenAI, emu: Emulator) -> None:
+    emu.arm(method="GET", path="/v1/files", status=429, retry_after=0.6)
+    started = time.monotonic()
+    page = client.files.list()
+    waited = time.monotonic() - started
+    assert page.data == []
+    assert 0.6 <= waited < 0.6 + 0.4  # Retry-After, not the SDK's own 0.4-0.8 s backoff
+    logged = [(r["status"], r["retry_count"]) for r in emu.requests()]
+    assert logged == [(429, 0), (200, 1)]
+
+
+def test_rate_limit_body_and_header_reach_the_sdk(emu: Emulator) -> None:
+    emu.arm(method="GET", path="/v1/files", status=429, retry_after=30)
+    response = emu.raw().get("files")
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == "30"
+    assert response.json()["error"]["code"] == "rate_limit_exceeded"
+
+
+def test_path_prefix_and_method_decide_which_requests_a_rule_hits(
+    client: OpenAI, emu: Emulator
+) -> None:
+    no_retry = emu.client(max_retries=0)
+    emu.arm(method="GET", path="/v1/fine_tuning/*", status=502, times=2)
+    upload(no_retry, chat_jsonl())  # POST /v1/files: neither method nor path matches
+    with pytest.raises(openai.InternalServerError):
+        no_retry.fine_tuning.jobs.list()
+    assert emu.armed()[0]["times"] == 1
+    with pytest.raises(openai.InternalServerError):
+        no_retry.fine_tuning.jobs.retrieve("ftjob-any")
+    assert emu.armed() == []
+    assert [r["status"] for r in emu.requests()] == [200, 502, 502]
+
+
+def test_null_status_delays_then_answers_normally(client: OpenAI, emu: Emulator) -> None:
+    emu.arm(method="GET", path="/v1/files", status=None, delay_ms=300)
+    started = time.monotonic()
+    assert client.files.list().data == []
+    assert time.monotonic() - started >= 0.3
+    assert [r["status"] for r in emu.requests()] == [200]
+
+
+def test_a_delay_longer_than_the_client_timeout_is_a_timeout_and_creates_nothing(
+    client: OpenAI, emu: Emulator
+) -> None:
+    training_file = upload(client, chat_jsonl())
+    emu.arm(method="POST", path=JOBS, status=None, delay_ms=600)
+    impatient = emu.client(max_retries=0, timeout=0.2)
+    with pytest.raises(openai.APITimeoutError):
+        impatient.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=training_file)
+    # Without after_commit the delay comes first: the client left, so nothing was created.
+    # A GET delayed as long ends after the POST's delay, so the checks below see its outcome.
+    emu.arm(method="GET", path="/v1/files", status=None, delay_ms=600)
+    client.files.list()
+    assert job_count(client) == 0
+    assert [r["status"] for r in emu.requests() if r["method"] == "POST"][-1] == 499
+
+
+def test_dropped_connection_is_a_connection_error(client: OpenAI, emu: Emulator) -> None:
+    emu.arm(method="GET", path="/v1/files", status=0)
+    with pytest.raises(openai.APIConnectionError) as caught:
+        emu.client(max_retries=0).files.list()
+    assert not isinstance(caught.value, openai.APITimeoutError)
+    assert [r["status"] for r in emu.requests()] == [0]
+    assert client.files.list().data == []  # the server itself is fine
+
+
+def test_after_commit_creates_the_job_although_the_client_sees_an_error(
+    client: OpenAI, emu: Emulator
+) -> None:
+    training_file = upload(client, chat_jsonl())
+    emu.arm(method="POST", path=JOBS, status=500, after_commit=True)
+    with pytest.raises(openai.InternalServerError):
+        emu.client(max_retries=0).fine_tuning.jobs.create(
+            model="gpt-4o-mini", training_file=training_file, metadata={"ftctl_token": "t-1"}
+        )
+    # The job exists: a careful client finds it by its token instead of creating again.
+    found = client.fine_tuning.jobs.list(metadata={"ftctl_token": "t-1"}).data
+    assert len(found) == 1 and found[0].metadata == {"ftctl_token": "t-1"}
+
+
+def test_after_commit_makes_a_naive_retrying_client_create_a_duplicate(
+    client: OpenAI, emu: Emulator
+) -> None:
+    training_file = upload(client, chat_jsonl())
+    emu.arm(method="POST", path=JOBS, status=500, after_commit=True)
+    client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=training_file)
+    assert creates(emu) == [(500, 0), (200, 1)]
+    assert job_count(client) == 2
+
+
+def test_after_commit_drop_and_after_commit_delay(client: OpenAI, emu: Emulator) -> None:
+    training_file = upload(client, chat_jsonl())
+    emu.arm(method="POST", path=JOBS, status=0, after_commit=True)
+    with pytest.raises(openai.APIConnectionError):
+        emu.client(max_retries=0).fine_tuning.jobs.create(
+            model="gpt-4o-mini", training_file=training_file
+        )
+    assert job_count(client) == 1
+
+    emu.arm(method="POST", path=JOBS, status=None, after_commit=True, delay_ms=1000)
+    with pytest.raises(openai.APITimeoutError):
+        emu.client(max_retries=0, timeout=0.3).fine_tuning.jobs.create(
+            model="gpt-4o-mini", training_file=training_file
+        )
+    assert job_count(client) == 2
+
+
+def test_fault_rules_are_listed_and_cleared(emu: Emulator) -> None:
+    emu.arm(path="/v1/files", status=500, times=3)
+    emu.arm(method="POST", path="/v1/fine_tuning/jobs/*", status=None, delay_ms=10)
+    assert [(r["path"], r["method"], r["times"]) for r in emu.armed()] == [
+        ("/v1/files", None, 3),
+        ("/v1/fine_tuning/jobs/*", "POST", 1),
+    ]
+    assert emu.control.delete("/_emulator/faults").json() == {"data": []}
+    assert emu.armed() == []
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"status": 500},
+        {"path": "v1/files"},
+        {"path": "/v1/files", "status": 700},
+        {"path": "/v1/files", "times": 0},
+    ],
+)
+def test_malformed_fault_rules_are_refused(emu: Emulator, rule: dict[str, object]) -> None:
+    response = emu.control.post("/_emulator/faults", json=rule)
+    assert response.status_code == 400
+    assert emu.armed() == []
+
+
+def test_missing_or_malformed_authorization_is_401(emu: Emulator) -> None:
+    for headers in ({}, {"Authorization": "Bearer"}, {"Authorization": "Basic abc"}):
+        response = emu.raw(api_key=None).get("files", headers=headers)
+        assert response.status_code == 401
+        assert set(response.json()["error"]) == {"message", "type", "param", "code"}
+    assert [r["status"] for r in emu.requests()] == [401, 401, 401]
+
+
+def test_api_key_option_accepts_only_that_key_and_never_echoes_one() -> None:
+    with served_process("--clock", "manual", "--api-key", "sk-the-right-one") as served:
+        emu = served.emulator
+        wrong = emu.client(api_key="sk-wrong-key-1234567890", max_retries=0)
+        with pytest.raises(openai.AuthenticationError) as caught:
+            wrong.files.list()
+        assert caught.value.code == "invalid_api_key"
+        body = emu.raw(api_key="sk-wrong-key-1234567890").get("files").text
+        assert "sk-" not in body and "7890" not in body
+        assert emu.client(api_key="sk-the-right-one").files.list().data == []
+        assert emu.control.get("/_emulator/health").status_code == 200  # control API needs no key
+        served.stop()
+        assert "sk-the-right-one" not in served.stderr() and "sk-wrong" not in served.stderr()
