@@ -171,7 +171,9 @@ def served_in_thread(settings: Any = None, api_key: str | None = None) -> Iterat
     service = Service(Store(), ManualClock(1_800_000_000), settings)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # see server.py
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(create_app(service, api_key), log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        create_app(service, api_key), log_level="warning", lifespan="off", date_header=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -2,6 +2,8 @@
 
 import typer
 
+from ftctl.emulator.clock import ClockKind  # stdlib only: cheap, unlike the server
+
 emulator_app = typer.Typer(
     help="A local stand-in for the OpenAI fine-tuning API.", pretty_exceptions_show_locals=False
 )
@@ -14,20 +16,19 @@ def serve(
     data: str = typer.Option(
         None, help="SQLite file that keeps files and jobs across restarts (default: memory)."
     ),
-    clock: str = typer.Option(
-        "real", help="'real' follows wall time; 'manual' moves only via /_emulator/clock/advance."
+    clock: ClockKind = typer.Option(
+        ClockKind.REAL,
+        help="real follows wall time; manual moves only via /_emulator/clock/advance.",
     ),
     speed: float = typer.Option(1.0, help="Emulated seconds per real second (real clock)."),
     api_key: str = typer.Option(
         None, "--api-key", help="Accept only this bearer key (default: any non-empty key)."
     ),
-    models: list[str] = typer.Option(  # noqa: B008  (typer declares options this way)
+    models: list[str] = typer.Option(
         [], "--models", help="Also accept these models for fine-tuning: NAME or ALIAS=SNAPSHOT."
     ),
 ) -> None:
     """Serve the emulated Files and Fine-tuning API on HOST:PORT under /v1."""
-    if clock not in ("real", "manual"):
-        raise typer.BadParameter("must be 'real' or 'manual'", param_hint="--clock")
     if speed <= 0:
         raise typer.BadParameter("must be positive", param_hint="--speed")
     try:
@@ -42,10 +43,17 @@ def serve(
             err=True,
         )
         raise typer.Exit(1) from None
-    settings = Settings(
-        catalogue=Catalogue().extended(
+    try:
+        catalogue = Catalogue().extended(
             name for spec in models for name in spec.split(",") if name.strip()
         )
-    )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--models") from None
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        typer.echo(
+            f"warning: listening on {host}: the control API under /_emulator has no auth.",
+            err=True,
+        )
+    settings = Settings(catalogue=catalogue)
     options = ServeOptions(host, port, data, clock, speed, api_key, settings)
     raise typer.Exit(run(options))

@@ -8,7 +8,7 @@ armed faults, and the API key check.
 import asyncio
 import hmac
 import json
-import logging
+import math
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from email.utils import formatdate
@@ -32,7 +32,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 REQUEST_LOG_SIZE = 100_000
-log = logging.getLogger("ftctl.emulator")
+DROPPED = 0  # logged status of a request whose connection was dropped
+CLIENT_GONE = 499  # logged status of a request whose client left before the answer
 
 _FAULT_ERRORS = {
     408: ("timeout", None, "The request timed out."),
@@ -45,9 +46,9 @@ _FAULT_ERRORS = {
 
 def create_app(emulator: Emulator, api_key: str | None = None) -> "EmulatorFront":
     faults = FaultBook()
-    requests: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
+    request_log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
     api = _api_routes(emulator)
-    control = _control_routes(emulator, faults, requests)
+    control = _control_routes(emulator, faults, request_log)
     app = Starlette(
         routes=[Mount("/v1", routes=api), Mount("/_emulator", routes=control)],
         exception_handlers={
@@ -57,7 +58,7 @@ def create_app(emulator: Emulator, api_key: str | None = None) -> "EmulatorFront
             Exception: _unexpected_error,
         },
     )
-    return EmulatorFront(app, emulator, faults, requests, api_key)
+    return EmulatorFront(app, emulator, faults, request_log, api_key)
 
 
 class EmulatorFront:
@@ -68,13 +69,13 @@ class EmulatorFront:
         app: ASGIApp,
         emulator: Emulator,
         faults: FaultBook,
-        requests: deque[dict[str, Any]],
+        request_log: deque[dict[str, Any]],
         api_key: str | None,
     ) -> None:
         self.app = app
         self.emulator = emulator
         self.faults = faults
-        self.requests = requests
+        self.request_log = request_log
         self.api_key = api_key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -82,11 +83,11 @@ class EmulatorFront:
             await self.app(scope, receive, send)
             return
         self.emulator.settle()
-        dated = _with_date(send, formatdate(self.emulator.clock.now(), usegmt=True))
+        dated = _with_date(send, self.emulator)
         if not scope["path"].startswith("/v1/"):
             await self.app(scope, receive, dated)
             return
-        answered = {"status": 0}
+        answered = {"status": DROPPED}
 
         async def recorded(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -94,9 +95,11 @@ class EmulatorFront:
             await dated(message)
 
         try:
-            await self._serve(scope, receive, recorded, raw_send=send)
+            unanswered = await self._serve(scope, receive, recorded, raw_send=send)
+            if unanswered is not None:
+                answered["status"] = unanswered
         finally:
-            self.requests.append(
+            self.request_log.append(
                 {
                     "method": scope["method"],
                     "path": scope["path"],
@@ -106,30 +109,41 @@ class EmulatorFront:
                 }
             )
 
-    async def _serve(self, scope: Scope, receive: Receive, send: Send, raw_send: Send) -> None:
+    async def _serve(
+        self, scope: Scope, receive: Receive, send: Send, raw_send: Send
+    ) -> int | None:
+        """Answers one /v1 request, through a fault if one is armed for it. Returns the status
+        to log when nothing was answered: DROPPED, or CLIENT_GONE."""
         rule = self.faults.take(scope["method"], scope["path"])
         if rule is None:
             await self._authorized(scope, receive, send)
-            return
-        held: list[Message] = []
+            return None
         if rule.after_commit:
+            held: list[Message] = []
 
             async def hold(message: Message) -> None:
                 held.append(message)
 
             await self._authorized(scope, receive, hold)
-        await asyncio.sleep(rule.delay_ms / 1000)
-        if rule.status is None and rule.after_commit:
-            for message in held:
-                await send(message)
-        elif rule.status is None:
-            await self._authorized(scope, receive, send)
-        elif rule.status == DROP:
-            await _drop_connection(raw_send)
+            if not await _client_stays(receive, rule.delay_ms):
+                return CLIENT_GONE
+            if rule.status is None:
+                for message in held:
+                    await send(message)
+                return None
         else:
-            if not rule.after_commit:
-                await _drain(receive)
-            await _injected_error(rule, send)
+            # The delay comes first: a client that leaves during it leaves nothing behind.
+            body = await _read_body(receive)
+            if body is None or not await _client_stays(receive, rule.delay_ms):
+                return CLIENT_GONE
+            if rule.status is None:
+                await self._authorized(scope, _replay(body, receive), send)
+                return None
+        if rule.status == DROP:
+            await _drop_connection(raw_send)
+            return DROPPED
+        await _injected_error(rule, send)
+        return None
 
     async def _authorized(self, scope: Scope, receive: Receive, send: Send) -> None:
         problem = self._auth_problem(scope)
@@ -189,7 +203,7 @@ def _api_routes(emulator: Emulator) -> list[Route]:
         return JSONResponse(emulator.retrieve_file(file_id))
 
     async def file_content(request: Request) -> Response:
-        content, _ = emulator.file_content(request.path_params["file_id"])
+        content = emulator.file_content(request.path_params["file_id"])
         return Response(content, media_type="application/octet-stream")
 
     async def create_job(request: Request) -> Response:
@@ -238,7 +252,7 @@ def _api_routes(emulator: Emulator) -> list[Route]:
 
 
 def _control_routes(
-    emulator: Emulator, faults: FaultBook, requests: deque[dict[str, Any]]
+    emulator: Emulator, faults: FaultBook, request_log: deque[dict[str, Any]]
 ) -> list[Route]:
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "now": emulator.now()})
@@ -269,15 +283,15 @@ def _control_routes(
         job_id = request.path_params["job_id"]
         return JSONResponse(emulator.force_status(job_id, body.get("status"), body.get("error")))
 
-    async def request_log(request: Request) -> Response:
+    async def logged_requests(request: Request) -> Response:
         if request.method == "DELETE":
-            requests.clear()
-        return JSONResponse({"data": list(requests)})
+            request_log.clear()
+        return JSONResponse({"data": list(request_log)})
 
     async def reset(request: Request) -> Response:
         emulator.reset()
         faults.clear()
-        requests.clear()
+        request_log.clear()
         return JSONResponse({"now": emulator.now()})
 
     return [
@@ -286,7 +300,7 @@ def _control_routes(
         Route("/clock/advance", advance, methods=["POST"]),
         Route("/faults", fault_rules, methods=["GET", "POST", "DELETE"]),
         Route("/jobs/{job_id}/status", force_status, methods=["POST"]),
-        Route("/requests", request_log, methods=["GET", "DELETE"]),
+        Route("/requests", logged_requests, methods=["GET", "DELETE"]),
         Route("/reset", reset, methods=["POST"]),
     ]
 
@@ -323,11 +337,23 @@ def _metadata_filter(request: Request) -> tuple[list[tuple[str, str]], bool]:
 async def _json_body(request: Request) -> Any:
     raw = await request.body()
     try:
-        return json.loads(raw or b"null")
+        return json.loads(raw or b"null", parse_constant=_non_finite, parse_float=_finite_float)
     except ValueError:
         raise bad_request(
             "We could not parse the JSON body of your request. Send valid JSON."
         ) from None
+
+
+def _non_finite(name: str) -> float:
+    # Python's json takes NaN and Infinity; JSON does not, and neither could the answers.
+    raise bad_request(f"{name} is not valid JSON: numbers must be finite.")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise bad_request(f"{text} is too large: numbers must be finite.")
+    return value
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
@@ -337,10 +363,10 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    error = ApiError(
-        exc.status_code if exc.status_code != 405 else 404,
-        f"Invalid URL ({request.method} {request.url.path})",
-    )
+    if exc.status_code in (404, 405):
+        error = ApiError(404, f"Invalid URL ({request.method} {request.url.path})")
+    else:  # e.g. a malformed multipart body
+        error = ApiError(exc.status_code, str(exc.detail))
     return JSONResponse(error.body(), status_code=error.status)
 
 
@@ -351,7 +377,7 @@ async def _client_gone(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
-    log.exception("emulator error on %s %s", request.method, request.url.path)
+    # Answers in OpenAI's shape; Starlette then re-raises, and uvicorn logs the traceback.
     error = ApiError(
         500, "The server had an error while processing your request.", type="server_error"
     )
@@ -387,14 +413,52 @@ async def _drop_connection(send: Send) -> None:
     await asyncio.sleep(0)
 
 
-def _with_date(send: Send, date: str) -> Send:
+def _with_date(send: Send, emulator: Emulator) -> Send:
+    """Stamps each answer with the emulated clock as it is when the answer starts."""
+
     async def dated(message: Message) -> None:
         if message["type"] == "http.response.start":
+            date = formatdate(emulator.stamp(), usegmt=True).encode()
             headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
-            message = {**message, "headers": [*headers, (b"date", date.encode())]}
+            message = {**message, "headers": [*headers, (b"date", date)]}
         await send(message)
 
     return dated
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body, or None if the client hung up first."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that hands the app a body already read, then listens to the client again."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
+
+
+async def _client_stays(receive: Receive, delay_ms: int) -> bool:
+    """Waits out a fault's delay; False if the client hung up meanwhile. Call it only once
+    the body has been read: from then on, the only thing receive() can bring is a disconnect."""
+    if delay_ms <= 0:
+        return True
+    listener = asyncio.ensure_future(receive())
+    done, _ = await asyncio.wait({listener}, timeout=delay_ms / 1000)
+    if listener in done:
+        return bool(listener.result()["type"] != "http.disconnect")
+    listener.cancel()
+    return True
 
 
 async def _drain(receive: Receive) -> None:

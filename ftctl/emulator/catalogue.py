@@ -52,9 +52,6 @@ class FineTunedName:
             return None
         return cls(base=parts[1], org=parts[2], suffix=parts[3], short_id=parts[4])
 
-    def __str__(self) -> str:
-        return f"ft:{self.base}:{self.org}:{self.suffix}:{self.short_id}"
-
 
 @dataclass(frozen=True)
 class Catalogue:

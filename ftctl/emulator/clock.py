@@ -6,7 +6,13 @@ optionally faster. Both can be pushed forward, never back.
 
 import time
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Protocol
+
+
+class ClockKind(StrEnum):
+    REAL = "real"
+    MANUAL = "manual"
 
 
 class Clock(Protocol):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import uvicorn
 
 from ftctl.emulator.app import create_app
-from ftctl.emulator.clock import Clock, ManualClock, RealClock
+from ftctl.emulator.clock import Clock, ClockKind, ManualClock, RealClock
 from ftctl.emulator.service import Emulator, Settings
 from ftctl.emulator.store import Store
 
@@ -23,7 +23,7 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 8765
     data: str | None = None
-    clock: str = "real"  # or "manual"
+    clock: ClockKind = ClockKind.REAL
     speed: float = 1.0
     api_key: str | None = None
     settings: Settings = field(default_factory=Settings)
@@ -35,7 +35,7 @@ def build_emulator(options: ServeOptions) -> Emulator:
     # Never let time run backwards across a restart with --data.
     start = max(time.time(), float(remembered)) if remembered else time.time()
     clock: Clock
-    if options.clock == "manual":
+    if options.clock is ClockKind.MANUAL:
         clock = ManualClock(float(remembered) if remembered else math.floor(start))
     else:
         clock = RealClock(start, options.speed)

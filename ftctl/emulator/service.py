@@ -9,7 +9,7 @@ sees the same world.
 import csv
 import io
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -31,7 +31,7 @@ from ftctl.emulator.lifecycle import (
     timeline,
 )
 from ftctl.emulator.records import FileRecord, JobRecord, Outcome
-from ftctl.emulator.requests import MAX_SEED, JobRequest, parse_job_request
+from ftctl.emulator.requests import MAX_SEED, parse_job_request
 from ftctl.emulator.store import Store, UnknownCursor
 from ftctl.emulator.training import resolve, total_steps
 
@@ -42,6 +42,10 @@ EXPIRY_SECONDS = (3600, 2_592_000)
 CHECKPOINTS_KEPT = 3
 FORCEABLE = (Status.FAILED, Status.CANCELLED, Status.SUCCEEDED, Status.RUNNING)
 RESULT_COLUMNS = ("step", "train_loss", "train_accuracy", "valid_loss", "valid_mean_token_accuracy")
+
+
+# note(at, rank within the same second, message, level): records one event.
+Note = Callable[..., None]
 
 
 @dataclass(frozen=True)
@@ -61,10 +65,13 @@ class Page:
 
 
 class Emulator:
+    """The emulated API over one store and one clock."""
+
     def __init__(self, store: Store, clock: Clock, settings: Settings | None = None) -> None:
         self.store = store
         self.clock = clock
         self.settings = settings or Settings()
+        self._remembered_second: int | None = None
         organization = store.get_meta("organization_id")
         if organization is None:
             organization = random_id("org-")
@@ -150,12 +157,11 @@ class Emulator:
             raise _no_such_file(file_id)
         return {"id": file_id, "object": "file", "deleted": True}
 
-    def file_content(self, file_id: str) -> tuple[bytes, FileRecord]:
-        record = self._file(file_id)
+    def file_content(self, file_id: str) -> bytes:
         content = self.store.file_content(file_id)
         if content is None:
             raise _no_such_file(file_id)
-        return content, record
+        return content
 
     def _file(self, file_id: str) -> FileRecord:
         record = self.store.get_file(file_id)
@@ -262,7 +268,9 @@ class Emulator:
     def resume_job(self, job_id: str) -> dict[str, Any]:
         return self._transition(job_id, "resume", Status.QUEUED, lambda s: s is Status.PAUSED)
 
-    def _transition(self, job_id: str, verb: str, target: Status, allowed: Any) -> dict[str, Any]:
+    def _transition(
+        self, job_id: str, verb: str, target: Status, allowed: Callable[[Status], bool]
+    ) -> dict[str, Any]:
         job = self._job(job_id)
         now = self.now()
         current = self._timeline(job, now)
@@ -281,8 +289,7 @@ class Emulator:
 
     def list_checkpoints(self, job_id: str, page: Page) -> dict[str, Any]:
         _check_limit(page.limit, 100)
-        job = self._job(job_id)
-        line = self._timeline(job, self.now())
+        job, line = self._observe(self._job(job_id), self.now())
         checkpoints = []
         if line.status is Status.SUCCEEDED and job.outcome is not None:
             kept = sorted(set(job.training.checkpoint_steps))[-CHECKPOINTS_KEPT:]
@@ -331,9 +338,18 @@ class Emulator:
         self.store.reset()
 
     def settle(self) -> None:
+        """Writes down what the clock has made final. Runs before every request."""
         now = self.now()
         for job in self.store.jobs_due(now):
             self._save(job, now)
+
+    def stamp(self) -> float:
+        """The time an answer shows its client (its Date). Remembered, so that a restart
+        with --data, even after a crash, never starts before a time a client has seen."""
+        now = self.clock.now()
+        if int(now) != self._remembered_second:
+            self._remember_clock()
+        return now
 
     # Internals
 
@@ -342,7 +358,9 @@ class Emulator:
         return self.settings.durations
 
     def _remember_clock(self) -> None:
-        self.store.set_meta("clock", str(self.clock.now()))
+        now = self.clock.now()
+        self.store.set_meta("clock", str(now))
+        self._remembered_second = int(now)
 
     def _job(self, job_id: str) -> JobRecord:
         job = self.store.get_job(job_id)
@@ -352,6 +370,14 @@ class Emulator:
 
     def _timeline(self, job: JobRecord, now: int) -> Timeline:
         return timeline(job.anchors, job.training, self._d, now)
+
+    def _observe(self, job: JobRecord, now: int) -> tuple[JobRecord, Timeline]:
+        """The job as of `now`. One seen succeeded before settle() wrote its outcome (the real
+        clock moved on since) is settled here: no reader ever sees a success without its model."""
+        line = self._timeline(job, now)
+        if line.status is Status.SUCCEEDED and job.outcome is None:
+            job = self._save(job, now)
+        return job, line
 
     def _save(self, job: JobRecord, now: int) -> JobRecord:
         """Stores `job`, first writing down what success left behind if it has succeeded."""
@@ -442,7 +468,7 @@ class Emulator:
         }
 
     def _job_body(self, job: JobRecord, now: int) -> dict[str, Any]:
-        line = self._timeline(job, now)
+        job, line = self._observe(job, now)
         request = job.request
         kind = request.method_type
         hyperparameters = job.resolved if line.started else request.hyperparameters
@@ -537,7 +563,7 @@ class Emulator:
         at: int,
         explicit: bool,
         error: JobError | None,
-        note: Any,
+        note: Note,
     ) -> None:
         request = job.request
         match status:
@@ -622,6 +648,3 @@ def _no_such_file(file_id: str) -> ApiError:
 
 def _unknown_cursor(exc: UnknownCursor) -> ApiError:
     return bad_request(f"No object with ID {exc.args[0]!r} to list after.", param="after")
-
-
-__all__ = ["Emulator", "JobRequest", "Page", "Settings"]

@@ -19,7 +19,9 @@ CREATE TABLE IF NOT EXISTS files (
     id TEXT NOT NULL UNIQUE,
     purpose TEXT NOT NULL,
     body TEXT NOT NULL,
-    content BLOB NOT NULL
+    content BLOB NOT NULL,
+    -- A deleted file stays as a tombstone, so that a listing cursor naming it still works.
+    deleted INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS jobs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -102,21 +104,29 @@ class Store:
             )
 
     def get_file(self, file_id: str) -> FileRecord | None:
-        row = self._db.execute("SELECT body FROM files WHERE id = ?", (file_id,)).fetchone()
+        row = self._db.execute(
+            "SELECT body FROM files WHERE id = ? AND NOT deleted", (file_id,)
+        ).fetchone()
         return None if row is None else FileRecord(**json.loads(row[0]))
 
     def file_content(self, file_id: str) -> bytes | None:
-        row = self._db.execute("SELECT content FROM files WHERE id = ?", (file_id,)).fetchone()
+        row = self._db.execute(
+            "SELECT content FROM files WHERE id = ? AND NOT deleted", (file_id,)
+        ).fetchone()
         return None if row is None else bytes(row[0])
 
     def delete_file(self, file_id: str) -> bool:
         with self.transaction():
-            return self._db.execute("DELETE FROM files WHERE id = ?", (file_id,)).rowcount > 0
+            deleted = self._db.execute(
+                "UPDATE files SET deleted = 1, content = x'' WHERE id = ? AND NOT deleted",
+                (file_id,),
+            )
+            return deleted.rowcount > 0
 
     def list_files(
         self, purpose: str | None, ascending: bool, after: str | None, limit: int
     ) -> tuple[list[FileRecord], bool]:
-        where: list[str] = ["1"]
+        where: list[str] = ["NOT deleted"]
         args: list[Any] = []
         if purpose is not None:
             where.append("purpose = ?")

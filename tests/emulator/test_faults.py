@@ -202,3 +202,33 @@ def test_api_key_option_accepts_only_that_key_and_never_echoes_one() -> None:
         assert emu.control.get("/_emulator/health").status_code == 200  # control API needs no key
         served.stop()
         assert "sk-the-right-one" not in served.stderr() and "sk-wrong" not in served.stderr()
+
+
+@pytest.mark.parametrize(
+    ("rule_path", "call"),
+    [
+        ("/v1/fine_tuning/jobs/*", lambda c, job, file: c.fine_tuning.jobs.cancel(job)),
+        ("/v1/files/*", lambda c, job, file: c.files.delete(file)),
+    ],
+    ids=["cancel", "delete file"],
+)
+def test_a_bodiless_request_whose_client_left_during_the_delay_is_not_carried_out(
+    client: OpenAI, emu: Emulator, rule_path: str, call: object
+) -> None:
+    training_file = upload(client, chat_jsonl())
+    job = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=training_file)
+    emu.arm(path=rule_path, status=None, delay_ms=600)
+    with pytest.raises(openai.APITimeoutError):
+        call(emu.client(max_retries=0, timeout=0.2), job.id, training_file)  # type: ignore[operator]
+    emu.arm(method="GET", path="/v1/files", status=None, delay_ms=600)  # outlasts the delay above
+    client.files.list()
+    assert client.fine_tuning.jobs.retrieve(job.id).status == "validating_files"
+    assert client.files.retrieve(training_file).id == training_file
+    assert next(r["status"] for r in emu.requests() if r["path"].startswith(rule_path[:-1])) == 499
+
+
+def test_the_date_header_is_the_clock_when_the_answer_starts(emu: Emulator) -> None:
+    from email.utils import parsedate_to_datetime
+
+    response = emu.control.post("/_emulator/clock/advance", json={"seconds": 5000})
+    assert parsedate_to_datetime(response.headers["date"]).timestamp() == response.json()["now"]

@@ -97,6 +97,21 @@ REJECTED: list[tuple[str, dict[str, Any], str]] = [
     ("metadata value not a string", {"metadata": {"k": 1}}, "metadata"),
     ("6 integrations", {"integrations": [wandb(f"p{i}") for i in range(6)]}, "integrations"),
     (
+        "51 wandb tags",
+        {"integrations": [wandb(tags=[f"t{i}" for i in range(51)])]},
+        "integrations[0].wandb.tags",
+    ),
+    (
+        "grader missing a field",
+        {
+            "method": {
+                "type": "reinforcement",
+                "reinforcement": {"grader": {"type": "python", "name": "g"}},
+            }
+        },
+        "method.reinforcement.grader.source",
+    ),
+    (
         "integration without project",
         {"integrations": [{"type": "wandb", "wandb": {}}]},
         "integrations[0].wandb",
@@ -246,3 +261,31 @@ def test_body_that_is_not_json_is_400(emu: Emulator) -> None:
     )
     assert response.status_code == 400
     assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"model": "gpt-4o-mini", "training_file": "f", "seed": NaN}',
+        b'{"model": "gpt-4o-mini", "training_file": "f", "method": {"type": "reinforcement",'
+        b' "reinforcement": {"grader": {"type": "python", "name": "g", "source": "x"},'
+        b' "response_format": Infinity}}}',
+        b'{"model": "gpt-4o-mini", "training_file": "f", "suffix": 1e400}',
+    ],
+    ids=["NaN", "Infinity", "overflow"],
+)
+def test_non_finite_numbers_are_refused_and_poison_nothing(
+    emu: Emulator, client: OpenAI, body: bytes
+) -> None:
+    response = emu.raw().post(
+        "fine_tuning/jobs", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400 and "finite" in response.json()["error"]["message"]
+    clock = emu.control.post(
+        "/_emulator/clock/advance",
+        content=b'{"seconds": NaN}',
+        headers={"content-type": "application/json"},
+    )
+    assert clock.status_code == 400
+    assert client.fine_tuning.jobs.list().data == []
+    assert emu.control.get("/_emulator/health").status_code == 200

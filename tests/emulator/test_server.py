@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import openai
@@ -78,16 +79,18 @@ def test_models_option_extends_the_fine_tunable_list() -> None:
             client.fine_tuning.jobs.create(model="acme-8b", training_file=training_file)
 
 
-def test_real_clock_moves_jobs_on_its_own_at_the_given_speed() -> None:
-    # At 100,000 emulated seconds per second a 12-example job finishes within a few ms.
+def test_real_clock_moves_jobs_on_its_own_and_a_success_always_shows_its_model() -> None:
+    # At 100,000 emulated seconds per second a 12-example job finishes within a few ms, so the
+    # clock often crosses a job's success between the start of a request and its answer.
     with served_process("--clock", "real", "--speed", "100000") as served:
         client = served.emulator.client()
-        job = client.fine_tuning.jobs.create(
-            model="gpt-4o-mini", training_file=upload(client, chat_jsonl())
-        )
-        deadline = time.monotonic() + 10
-        while client.fine_tuning.jobs.retrieve(job.id).status != "succeeded":
-            assert time.monotonic() < deadline, "the real clock did not move the job"
+        training_file = upload(client, chat_jsonl())
+        for _ in range(40):
+            job = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=training_file)
+            deadline = time.monotonic() + 10
+            while (seen := client.fine_tuning.jobs.retrieve(job.id)).status != "succeeded":
+                assert time.monotonic() < deadline, "the real clock did not move the job"
+            assert seen.fine_tuned_model and seen.result_files and seen.trained_tokens, seen
         assert served.emulator.now() > job.created_at + 100
 
 
@@ -97,6 +100,7 @@ def test_real_clock_moves_jobs_on_its_own_at_the_given_speed() -> None:
         (["--clock", "sometimes"], "--clock"),
         (["--speed", "0"], "--speed"),
         (["--port", "99999"], "65535"),
+        (["--models", "=snapshot"], "--models"),
     ],
 )
 def test_bad_options_exit_nonzero_with_a_message(arguments: list[str], complaint: str) -> None:
@@ -127,3 +131,17 @@ def test_a_port_in_use_is_a_one_line_error() -> None:
     assert result.returncode == 1
     assert result.stderr.startswith(f"ftctl emulator: cannot listen on 127.0.0.1:{port}")
     assert "Traceback" not in result.stderr
+
+
+def test_after_a_crash_a_restart_never_shows_an_earlier_time(tmp_path: Path) -> None:
+    data = str(tmp_path / "emulator.sqlite")
+    with served_process("--clock", "real", "--speed", "1000", "--data", data) as first:
+        client = first.emulator.client()
+        client.files.create(file=("train.jsonl", chat_jsonl()), purpose="fine-tune")
+        # Reads after the last write: at 1,000x they show a clock well past that write.
+        for _ in range(3):
+            first.emulator.control.get("/_emulator/health")
+        seen = parsedate_to_datetime(client.files.with_raw_response.list().headers["date"])
+        assert first.stop(signal.SIGKILL) == -signal.SIGKILL
+    with served_process("--clock", "manual", "--data", data) as second:
+        assert second.emulator.now() >= seen.timestamp()
