@@ -80,9 +80,10 @@ def test_models_option_extends_the_fine_tunable_list() -> None:
 
 
 def test_real_clock_moves_jobs_on_its_own_and_a_success_always_shows_its_model() -> None:
-    # At 100,000 emulated seconds per second a 12-example job finishes within a few ms, so the
-    # clock often crosses a job's success between the start of a request and its answer.
-    with served_process("--clock", "real", "--speed", "100000") as served:
+    # At 20,000 emulated seconds a second a 12-example job runs ~7 ms, a few polls long, so the
+    # clock often crosses a job's success between the start of a request and its answer (at
+    # 100,000 the job is done before the first poll and that race is never run).
+    with served_process("--clock", "real", "--speed", "20000") as served:
         client = served.emulator.client()
         training_file = upload(client, chat_jsonl())
         for _ in range(40):
