@@ -4,6 +4,7 @@ import typer
 
 from ftctl import __version__
 from ftctl.cli.emulator import emulator_app
+from ftctl.cli.validate import validate
 
 app = typer.Typer(
     name="ftctl",
@@ -14,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(emulator_app, name="emulator")
+app.command()(validate)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,1 @@
+"""One module per resource type: its schema, its checks, and what ftctl sends for it."""

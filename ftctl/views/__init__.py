@@ -1,0 +1,1 @@
+"""Presentation: human (rich) and machine (JSON) renderings of ftctl's values."""
