@@ -12,17 +12,28 @@ from ftctl.lang.loader import load_directory
 from ftctl.lang.syntax import Block, SourceFile
 from ftctl.resources import file as openai_file
 from ftctl.resources import fine_tuning_job, provider
-from ftctl.resources.schema import BlockType, Decoder, Reference
+from ftctl.resources.schema import BlockType, Decoder, Kind, Reference
 
 RESOURCE_SCHEMAS: Mapping[str, BlockType] = {
     fine_tuning_job.TYPE: fine_tuning_job.SCHEMA,
     openai_file.TYPE: openai_file.SCHEMA,
 }
-# What each resource type exports for others to reference, before it exists.
-EXPORTS: Mapping[str, tuple[str, ...]] = {
-    fine_tuning_job.TYPE: ("id", "fine_tuned_model", "status"),
-    openai_file.TYPE: ("id", "bytes", "filename", "sha256"),
+# What each resource type exports for others to reference, and of what kind.
+EXPORTS: Mapping[str, Mapping[str, Kind]] = {
+    fine_tuning_job.TYPE: {
+        "id": Kind.STRING,
+        "fine_tuned_model": Kind.STRING,
+        "status": Kind.STRING,
+    },
+    openai_file.TYPE: {
+        "id": Kind.STRING,
+        "bytes": Kind.INTEGER,
+        "filename": Kind.STRING,
+        "sha256": Kind.STRING,
+        "created_at": Kind.INTEGER,
+    },
 }
+SHOWN_DATA_PROBLEMS = 5
 _LATER = ("variable", "locals", "output", "data", "module", "moved", "import", "check")
 
 
@@ -50,12 +61,13 @@ class Configuration:
 
 
 def load_configuration(directory: Path) -> tuple[Configuration, list[Diagnostic]]:
-    files, problems = load_directory(directory)
-    sources = {f.name: f.text for f in files}
+    files, sources, problems = load_directory(directory)
+    # With a file unread, its resources are unknown: "undeclared" would be a false alarm.
+    everything_read = not problems
     reader = _Reader(directory, problems)
     for source in files:
         reader.read(source)
-    reader.resolve_references()
+    reader.resolve_references(report_undeclared=everything_read)
     for resource in reader.resources.values():
         if resource.type == openai_file.TYPE:
             problems += check_data_file(directory, resource)
@@ -167,11 +179,13 @@ class _Reader:
         self.provider_at = block.where
         self.provider = self.decoder.block(block.body, provider.SCHEMA, block.where)
 
-    def resolve_references(self) -> None:
+    def resolve_references(self, report_undeclared: bool) -> None:
         for resource in self.resources.values():
             for reference in resource.references():
                 target = self.resources.get(reference.address)
                 if target is None:
+                    if not report_undeclared:
+                        continue
                     self.problems.append(
                         error(
                             f"Reference to undeclared resource {reference.address}",
@@ -187,6 +201,15 @@ class _Reader:
                             f"{target.type} exports "
                             + ", ".join(EXPORTS[target.type])
                             + f"; {reference} is none of them.",
+                            reference.where,
+                        )
+                    )
+                elif EXPORTS[target.type][reference.attribute] is not reference.kind:
+                    self.problems.append(
+                        error(
+                            f"{reference} is not {reference.kind.value}",
+                            f"{reference} is {EXPORTS[target.type][reference.attribute].value}; "
+                            "this argument needs " + reference.kind.value + ".",
                             reference.where,
                         )
                     )
@@ -206,7 +229,8 @@ def check_data_file(directory: Path, resource: ResourceConfig) -> list[Diagnosti
                 resource.where,
             )
         ]
-    problems = []
+    problems: list[Diagnostic] = []
+    more = 0
     with path.open("rb") as data:
         for number, raw in enumerate(data, start=1):
             if not raw.strip():
@@ -219,6 +243,9 @@ def check_data_file(directory: Path, resource: ResourceConfig) -> list[Diagnosti
                 if isinstance(parsed, dict):
                     continue
                 reason = "is JSON but not an object"
+            if len(problems) == SHOWN_DATA_PROBLEMS:
+                more += 1  # enough to show the pattern; the rest are counted
+                continue
             problems.append(
                 error(
                     f"Line {number} of {relative} {reason.split(' (')[0]}",
@@ -226,8 +253,14 @@ def check_data_file(directory: Path, resource: ResourceConfig) -> list[Diagnosti
                     SourceRange(str(relative), number, 1),
                 )
             )
-            if len(problems) == 5:
-                break  # enough to show the pattern
+    if more:
+        problems.append(
+            error(
+                f"{more} more lines of {relative} are not JSON objects",
+                f"Only the first {SHOWN_DATA_PROBLEMS} are shown.",
+                resource.where,
+            )
+        )
     return problems
 
 

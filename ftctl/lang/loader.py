@@ -59,35 +59,50 @@ _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
 _ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)|\$\$\{|%%\{")
 
 
-def load_directory(directory: Path) -> tuple[list[SourceFile], list[Diagnostic]]:
-    """Every `*.tf` file of `directory`, in name order, and the problems found reading them."""
-    paths = sorted(directory.glob("*.tf"))
+def load_directory(
+    directory: Path,
+) -> tuple[list[SourceFile], dict[str, str], list[Diagnostic]]:
+    """Every `*.tf` file of `directory` in name order, the text of each (parsed or not, for
+    diagnostics' excerpts), and the problems found reading them."""
+    # Dot files are editors' lock and backup files (Emacs's .#main.tf), never configuration.
+    paths = sorted(p for p in directory.glob("*.tf") if not p.name.startswith(".") and p.is_file())
     if not paths:
-        return [], [
-            error(
-                "No configuration files",
-                f"ftctl reads every *.tf file in {directory}, and found none. "
-                "Run it where your .tf files are, or pass --chdir DIR.",
-            )
-        ]
+        return (
+            [],
+            {},
+            [
+                error(
+                    "No configuration files",
+                    f"ftctl reads every *.tf file in {directory}, and found none. "
+                    "Run it where your .tf files are, or pass --chdir DIR.",
+                )
+            ],
+        )
     files: list[SourceFile] = []
+    sources: dict[str, str] = {}
     problems: list[Diagnostic] = []
     for path in paths:
+        content = path.read_bytes()
         try:
-            text = path.read_text(encoding="utf-8")
+            text = content.decode("utf-8")
         except UnicodeDecodeError as exc:
+            before = content[: exc.start]
+            line = before.count(b"\n") + 1
+            column = exc.start - (before.rfind(b"\n") + 1) + 1
             problems.append(
                 error(
                     "File is not UTF-8",
-                    f"{path.name} has a byte that is not UTF-8 at offset {exc.start}.",
+                    f"{path.name} has a byte that is not UTF-8 here; save it as UTF-8.",
+                    SourceRange(path.name, line, column),
                 )
             )
             continue
+        sources[path.name] = text
         parsed, found = parse_source(path.name, text)
         problems += found
         if parsed is not None:
             files.append(parsed)
-    return files, problems
+    return files, sources, problems
 
 
 def parse_source(name: str, text: str) -> tuple[SourceFile | None, list[Diagnostic]]:
@@ -95,7 +110,7 @@ def parse_source(name: str, text: str) -> tuple[SourceFile | None, list[Diagnost
         with _gc_paused():
             tree = hcl2.parses_to_tree(text if text.endswith("\n") else text + "\n")
     except UnexpectedInput as exc:
-        return None, [_syntax_error(name, exc)]
+        return None, [_syntax_error(name, text, exc)]
     body = tree.children[0]
     assert isinstance(body, Tree)
     return SourceFile(name, text, _Converter(name, text).body(body)), []
@@ -111,18 +126,41 @@ def _gc_paused() -> Iterator[None]:
         gc.enable()
 
 
-def _syntax_error(name: str, exc: UnexpectedInput) -> Diagnostic:
-    where = SourceRange(name, max(1, exc.line or 1), max(1, exc.column or 1))
+def _syntax_error(name: str, text: str, exc: UnexpectedInput) -> Diagnostic:
+    lines = text.splitlines() or [""]
+    line = max(1, exc.line or 1)
+    column = max(1, exc.column or 1)
+    if not text.endswith("\n") and line > len(lines):  # on the newline the loader added
+        line, column = len(lines), len(lines[-1]) + 1
+    where = SourceRange(name, line, column)
+    token = exc.token if isinstance(exc, UnexpectedToken) else None
+    if (
+        token is not None
+        and token.type == "STRING_CHARS"
+        and str(token).strip()
+        and not str(token).startswith(("\n", "\r"))  # that is a value missing at line end
+    ):
+        # Outside a string, python-hcl2 lexes a stray character and the rest of its line as
+        # string text: name the character alone.
+        value = str(token)
+        offset = len(value) - len(value.lstrip())
+        return error(
+            "Invalid character",
+            f"The character {value.strip()[0]!r} cannot appear here.",
+            SourceRange(name, line, column + offset),
+        )
     if isinstance(exc, UnexpectedCharacters):
         return error("Invalid character", f"The character {exc.char!r} cannot appear here.", where)
     terminals = set(getattr(exc, "expected", None) or ())
     if terminals & _EXPRESSION_STARTS:
         terminals = (terminals - _EXPRESSION_STARTS) | {"an expression"}
     if terminals & _STRING_PARTS:
+        # Lark stops after the opening quote (or an interpolation): point at the quote itself.
+        opening = lines[line - 1].rfind('"', 0, column - 1) if line <= len(lines) else -1
         return error(
             "Unterminated string",
             "A string opened here is not closed with a '\"' on the same line.",
-            where,
+            SourceRange(name, line, opening + 1) if opening >= 0 else where,
         )
     expected = sorted({_TERMINALS.get(t, t.lower().replace("_", " ")) for t in terminals})
     shown = ", ".join(expected[:6]) + (", ..." if len(expected) > 6 else "")
@@ -153,11 +191,14 @@ class _Converter:
     def where(self, node: Tree | Token) -> SourceRange:
         if isinstance(node, Token):
             return SourceRange(self.name, node.line or 1, node.column or 1)
-        meta = node.meta
-        return SourceRange(self.name, meta.line, meta.column, meta.end_line, meta.end_column)
+        last = _last_token(node)
+        end_line, end_column = (last.end_line, last.end_column) if last else (None, None)
+        return SourceRange(self.name, node.meta.line, node.meta.column, end_line, end_column)
 
     def source(self, node: Tree) -> str:
-        return self.text[node.meta.start_pos : node.meta.end_pos].strip()
+        last = _last_token(node)
+        end = last.end_pos if last is not None and last.end_pos is not None else node.meta.end_pos
+        return self.text[node.meta.start_pos : end].strip()
 
     def body(self, tree: Tree) -> Body:
         attributes: list[Attribute] = []
@@ -255,7 +296,11 @@ class _Converter:
             case "get_attr_expr_term":
                 return self.get_attr(node)
             case "heredoc_template" | "heredoc_template_trim":
-                return Literal(_heredoc(str(node.children[0]), kind.endswith("trim")), where)
+                raw = str(node.children[0])
+                if re.search(r"(?<!\$)\$\{|(?<!%)%\{", raw):
+                    return Unsupported("template", self.source(node), where)
+                body = _heredoc(raw, kind.endswith("trim"))
+                return Literal(body.replace("$${", "${").replace("%%{", "%{"), where)
             case _:
                 return Unsupported(kind, self.source(node), where)
 
@@ -284,7 +329,21 @@ class _Converter:
         name_node = step.children[-1]
         if not isinstance(base, Traversal) or not isinstance(name_node, Tree):
             return Unsupported("attribute access", self.source(node), self.where(node))
-        return Traversal(base.root, (*base.steps, self.identifier(name_node)), base.where)
+        return Traversal(base.root, (*base.steps, self.identifier(name_node)), self.where(node))
+
+
+def _last_token(node: Tree) -> Token | None:
+    """The node's last token that is not a new line or comment: Lark's own end position runs
+    on through whatever trails an expression on its line."""
+    for child in reversed(node.children):
+        if isinstance(child, Token):
+            if child.type != "NL_OR_COMMENT":
+                return child
+        elif child.data != "new_line_or_comment":
+            found = _last_token(child)
+            if found is not None:
+                return found
+    return None
 
 
 def _unescape(raw: str) -> str:

@@ -42,6 +42,7 @@ class Reference:
     address: str  # e.g. openai_file.train
     attribute: str
     where: SourceRange
+    kind: Kind = Kind.STRING  # what the argument it supplies needs
 
     def __str__(self) -> str:
         return f"{self.address}.{self.attribute}"
@@ -212,7 +213,16 @@ class Decoder:
             )
             return _INVALID
         if plain is None:
-            return None
+            if spec.required:
+                self.problems.append(
+                    error(
+                        f'"{spec.name}" cannot be null',
+                        f'"{spec.name}" is required; give it a value.',
+                        expression.where,
+                    )
+                )
+                return _INVALID
+            return _INVALID  # null means "not set", as in Terraform
         if spec.auto and plain == AUTO:
             return AUTO
         problem = _type_problem(plain, spec.kind)
@@ -245,9 +255,19 @@ class Decoder:
                 )
             )
             return _INVALID
-        return Reference(f"{traversal.root}.{steps[0]}", str(steps[1]), traversal.where)
+        return Reference(f"{traversal.root}.{steps[0]}", str(steps[1]), traversal.where, spec.kind)
 
     def _unknown(self, name: str, where: SourceRange, schema: BlockType, as_block: bool) -> None:
+        if name in _META_ARGUMENTS:
+            self.problems.append(
+                error(
+                    f'"{name}" is not supported yet',
+                    f"Terraform's \"{name}\" meta-argument arrives with ftctl's language support; "
+                    "write one resource block per job for now.",
+                    where,
+                )
+            )
+            return
         known = [a.name for a in schema.arguments] + [b.name for b in schema.blocks]
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
         suggestion = f' Did you mean "{close[0]}"?' if close else ""
@@ -262,6 +282,7 @@ class Decoder:
 
 
 _INVALID: Any = object()
+_META_ARGUMENTS = ("count", "for_each", "depends_on", "provider")
 
 
 def _plain(expression: Expression) -> Any:
