@@ -33,7 +33,7 @@ FINISHED_STATUSES: Final = frozenset({"succeeded", "failed", "cancelled"})
 CANCEL_AFTER_TIMEOUT: Final = "cancel_after_timeout"
 CREATE_BEFORE_DESTROY: Final = "create_before_destroy"
 # Older state rows and hand-built configs may leave a setting out: it means its default.
-_SETTING_DEFAULTS: Final[Mapping[str, Any]] = {
+SETTING_DEFAULTS: Final[Mapping[str, Any]] = {
     CANCEL_AFTER_TIMEOUT: None,
     CREATE_BEFORE_DESTROY: False,
 }
@@ -304,7 +304,7 @@ def _essence(arguments: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _settings(settings: Mapping[str, Any]) -> dict[str, Any]:
-    return {**_SETTING_DEFAULTS, **settings}
+    return {**SETTING_DEFAULTS, **settings}
 
 
 def _differences(new: Any, old: Any, path: Path = ()) -> list[Path]:
