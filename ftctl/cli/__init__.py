@@ -3,7 +3,9 @@
 import typer
 
 from ftctl import __version__
+from ftctl.cli.apply import apply
 from ftctl.cli.emulator import emulator_app
+from ftctl.cli.plan import plan
 from ftctl.cli.validate import validate
 
 app = typer.Typer(
@@ -16,6 +18,8 @@ app = typer.Typer(
 )
 app.add_typer(emulator_app, name="emulator")
 app.command()(validate)
+app.command()(plan)
+app.command()(apply)
 
 
 def _version(value: bool) -> None:

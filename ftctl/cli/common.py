@@ -1,0 +1,64 @@
+"""What several commands share: loading the configuration, opening the state and the
+provider, and turning ftctl's errors into messages and exit codes."""
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import NoReturn
+
+import typer
+
+from ftctl.diagnostics import Diagnostics, Severity
+from ftctl.lang.config import Configuration, load_configuration
+from ftctl.provider.base import Provider, ProviderError
+from ftctl.state.model import State, StateError
+from ftctl.views import diagnostics as diagnostics_view
+
+
+def configuration_or_exit(directory: Path, no_color: bool) -> Configuration:
+    """The configuration, after showing its diagnostics; exit 1 (before any API call) if any
+    is an error."""
+    configuration, problems = load_configuration(directory)
+    found = Diagnostics(problems).sorted()
+    if found:
+        out = diagnostics_view.console(no_color, stderr=True)
+        diagnostics_view.show(found, configuration.sources, out)
+    if any(d.severity is Severity.ERROR for d in found):
+        raise typer.Exit(1)
+    return configuration
+
+
+@contextmanager
+def open_provider(configuration: Configuration) -> Iterator[Provider]:
+    # Imported here: only commands that call the API pay for the openai SDK (~0.8 s).
+    from ftctl.provider.openai_api import OpenAIProvider
+
+    with OpenAIProvider.from_settings(configuration.provider, os.environ) as provider:
+        yield provider
+
+
+def read_state(path: Path) -> State:
+    """The state as it is, without creating a file: planning never writes."""
+    from ftctl.engine.run import empty_state
+
+    if not path.exists() or path.stat().st_size == 0:
+        return empty_state()
+    from ftctl.state.store import StateStore  # sqlite_utils costs ~0.1 s: only with a state
+
+    with StateStore.open(path) as store:
+        return store.snapshot()
+
+
+def fail(message: str) -> NoReturn:
+    typer.secho(f"Error: {message}", err=True, fg="red")
+    raise typer.Exit(1)
+
+
+@contextmanager
+def reported_errors() -> Iterator[None]:
+    """ftctl's own errors become one message and exit 1; never a traceback."""
+    try:
+        yield
+    except (ProviderError, StateError) as exc:
+        fail(str(exc))

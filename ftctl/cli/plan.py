@@ -1,0 +1,57 @@
+"""`ftctl plan`: what apply would do, as people read it or as Terraform's plan JSON."""
+
+import json
+import os
+from pathlib import Path
+
+import typer
+
+from ftctl.cli.common import configuration_or_exit, open_provider, read_state, reported_errors
+from ftctl.engine.run import Refreshed, make, refresh, state_path
+from ftctl.views.plan import render_plan
+
+
+def plan(
+    chdir: Path = typer.Option(Path("."), "--chdir", "-chdir", help="Directory of the .tf files."),
+    state: str = typer.Option(None, "--state", "-state", help="State file (or FTCTL_STATE)."),
+    out: Path = typer.Option(None, "--out", "-out", help="Save the plan for `ftctl apply FILE`."),
+    json_output: bool = typer.Option(False, "--json", "-json", help="Print the plan as JSON."),
+    detailed_exitcode: bool = typer.Option(
+        False, "--detailed-exitcode", "-detailed-exitcode", help="Exit 2 when there are changes."
+    ),
+    no_refresh: bool = typer.Option(
+        False, "--no-refresh", help="Plan from the state alone, without reading the API."
+    ),
+    target: list[str] = typer.Option([], "--target", "-target", help="Plan only ADDR."),
+    replace: list[str] = typer.Option([], "--replace", "-replace", help="Replace ADDR."),
+    no_color: bool = typer.Option(False, "--no-color", "-no-color", help="No colour."),
+) -> None:
+    """Show what apply would change."""
+    configuration = configuration_or_exit(chdir, no_color)
+    with reported_errors():
+        current = read_state(state_path(chdir, state, os.environ))
+        if no_refresh:
+            refreshed = Refreshed(current)
+        else:
+            with open_provider(configuration) as provider:
+                refreshed = refresh(current, provider)
+        for address in refreshed.missing:
+            typer.secho(
+                f"Warning: {address} is not found by the API (wrong key or project?); "
+                "its record is kept.",
+                err=True,
+                fg="yellow",
+            )
+        made = make(configuration, refreshed, replace_addresses=replace, targets=target)
+    document = made.to_json()
+    if out is not None:
+        out.write_text(json.dumps(document, indent=2) + "\n")
+    typer.echo(json.dumps(document, indent=2) if json_output else render_plan(document), nl=False)
+    if json_output:
+        typer.echo()
+    elif out is not None:
+        typer.echo(
+            f"\nSaved the plan to: {out}\nTo perform exactly these actions, run:\n"
+            f"    ftctl apply {out}\n"
+        )
+    raise typer.Exit(2 if detailed_exitcode and made.applyable else 0)
