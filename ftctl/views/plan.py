@@ -129,9 +129,9 @@ def _attribute_lines(change: Mapping[str, Any], action: Action) -> list[str]:
         elif isinstance(new_text, _Later) or old != new_text:
             note = " # forces replacement" if name in forcing else ""
             if _empty(old):
-                lines += _value_lines("+", label, new_text, indent=4, suffix=note)
+                lines += _value_lines("+", label, new_text, indent=4, note=note)
             elif _empty(new_text):
-                lines += _value_lines("-", label, old, indent=4, suffix=" -> null" + note)
+                lines += _value_lines("-", label, old, indent=4, suffix=" -> null", note=note)
             else:
                 lines.append(f"      ~ {label} = {_inline(old)} -> {_inline(new_text)}{note}")
         elif name in _ALWAYS_SHOWN:
@@ -160,16 +160,20 @@ def _empty(value: Any) -> bool:
     return value is None or value == {} or value == []
 
 
-def _value_lines(symbol: str, label: str, value: Any, indent: int, suffix: str = "") -> list[str]:
+def _value_lines(
+    symbol: str, label: str, value: Any, indent: int, suffix: str = "", note: str = ""
+) -> list[str]:
+    """`suffix` ends the value (` -> null`); `note` ends the attribute's own line, as
+    Terraform places `# forces replacement` after a map's opening brace."""
     pad = " " * indent
     if isinstance(value, dict) and value:
-        lines = [f"{pad}  {symbol} {label} = {{"]
+        lines = [f"{pad}  {symbol} {label} = {{{note}"]
         width = max(len(_key(k)) for k in value)
         for key in sorted(value):
             lines += _value_lines(symbol, _key(key).ljust(width), value[key], indent + 4)
         lines.append(f"{pad}    }}{suffix}")
         return lines
-    return [f"{pad}  {symbol} {label} = {_inline(value)}{suffix}"]
+    return [f"{pad}  {symbol} {label} = {_inline(value)}{suffix}{note}"]
 
 
 def _key(key: str) -> str:

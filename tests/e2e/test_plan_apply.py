@@ -195,3 +195,135 @@ def test_plan_without_refresh_never_imports_openai(ftctl: Ftctl) -> None:
     )
     assert "No changes." in result.stdout, result.stderr
     assert result.stdout.splitlines()[-2:] == ["exit 0", "False"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "forcing"),
+    [
+        ('  model         = "gpt-4o-mini"', '  model         = "gpt-4.1-mini"', "model"),
+        (
+            '  metadata      = { team = "support" }',
+            '  metadata      = { team = "sales" }',
+            "metadata",
+        ),
+        (
+            '  suffix        = "support-v1"',
+            '  suffix        = "support-v1"\n  method {\n    type = "supervised"\n'
+            "    supervised {\n      hyperparameters {\n        n_epochs = 4\n      }\n    }\n  }",
+            "method",
+        ),
+    ],
+    ids=["model", "metadata", "method"],
+)
+def test_each_training_argument_forces_a_replacement(
+    ftctl: Ftctl, old: str, new: str, forcing: str
+) -> None:
+    assert ftctl("apply", "--auto-approve").exit_code == 0
+    ftctl.edit(old, new)
+    planned = ftctl("plan", "--no-color")
+    assert "must be replaced" in planned.output
+    forced = [line for line in planned.output.splitlines() if "# forces replacement" in line]
+    assert [line.split("=")[0].strip(" +~-") for line in forced] == [forcing]
+    assert ftctl("apply", "--auto-approve").exit_code == 0
+    assert len(ftctl.jobs()) == 2
+    assert ftctl("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_new_training_data_replaces_the_file_and_the_job(ftctl: Ftctl) -> None:
+    assert ftctl("apply", "--auto-approve").exit_code == 0
+    data = ftctl.project / "data" / "train.jsonl"
+    data.write_text(data.read_text() + data.read_text().splitlines()[0] + "\n")
+    planned = ftctl("plan", "--no-color")
+    assert "# openai_file.train must be replaced" in planned.output
+    assert "# openai_fine_tuning_job.support must be replaced" in planned.output
+    assert ftctl("apply", "--auto-approve").exit_code == 0
+    assert len(ftctl.jobs()) == 2
+    files = ftctl.emu.raw().get("files", params={"purpose": "fine-tune"}).json()["data"]
+    assert len(files) == 1  # the old upload was deleted
+    assert ftctl("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_removing_a_finished_job_forgets_it_without_an_api_call(ftctl: Ftctl) -> None:
+    assert ftctl("apply", "--auto-approve").exit_code == 0
+    ftctl.emu.advance(10_000)
+    assert ftctl("plan", "--detailed-exitcode").exit_code == 0  # the refresh records succeeded
+    text = (ftctl.project / "main.tf").read_text()
+    (ftctl.project / "main.tf").write_text(text[: text.index('resource "openai_fine_tuning_job"')])
+    ftctl.emu.control.delete("/_emulator/requests")
+    applied = ftctl("apply", "--auto-approve", "--no-color")
+    assert applied.exit_code == 0, applied.output
+    assert "will be removed from state" in applied.output
+    assert ftctl.posts() == []
+    assert [j["status"] for j in ftctl.jobs()] == ["succeeded"]
+
+
+def test_a_job_failed_out_of_band_is_reported_not_recreated_until_replace(ftctl: Ftctl) -> None:
+    assert ftctl("apply", "--auto-approve").exit_code == 0
+    [job] = ftctl.jobs()
+    ftctl.emu.force_status(str(job["id"]), "failed", {"code": "server_error", "message": "Boom."})
+    planned = ftctl("plan", "--detailed-exitcode", "--no-color")
+    assert planned.exit_code == 0, planned.output
+    assert "has status 'failed'" in planned.output and "--replace" in planned.output
+    assert ftctl("apply", "--auto-approve").exit_code == 0
+    assert len(ftctl.jobs()) == 1
+    replaced = ftctl("apply", "--auto-approve", "--replace", "openai_fine_tuning_job.support")
+    assert replaced.exit_code == 0, replaced.output
+    assert len(ftctl.jobs()) == 2
+
+
+def test_a_job_past_its_deadline_is_cancelled_by_the_next_apply(ftctl: Ftctl) -> None:
+    ftctl.edit(
+        '  suffix        = "support-v1"\n',
+        '  suffix        = "support-v1"\n  cancel_after_timeout = 60\n',
+    )
+    assert ftctl("apply", "--auto-approve").exit_code == 0
+    ftctl.emu.advance(59)
+    assert ftctl("plan", "--detailed-exitcode").exit_code == 0
+    ftctl.emu.advance(1)
+    planned = ftctl("plan", "--no-color")
+    assert (
+        "will be cancelled" in planned.output and "cancel_after_timeout deadline" in planned.output
+    )
+    assert ftctl("apply", "--auto-approve").exit_code == 0
+    assert [j["status"] for j in ftctl.jobs()] == ["cancelled"]
+
+
+def test_a_second_apply_fails_at_once_naming_the_lock_holder(ftctl: Ftctl) -> None:
+    from ftctl.state.store import StateStore
+
+    assert ftctl("apply", "--auto-approve").exit_code == 0
+    with StateStore.open(ftctl.project / "state" / "ftctl.db") as store, store.lock("apply"):
+        blocked = ftctl("apply", "--auto-approve")
+    assert blocked.exit_code == 1
+    assert "State locked by apply" in blocked.output and "--lock-timeout" in blocked.output
+
+
+def test_ftctl_killed_right_after_the_server_created_the_job_never_duplicates_it(
+    ftctl: Ftctl,
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    # The job is created at once; its answer is held for 30 s: the window to kill ftctl in.
+    ftctl.emu.arm(method="POST", path=JOBS, status=None, after_commit=True, delay_ms=30_000)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ftctl", "apply", "--auto-approve", "--chdir", str(ftctl.project)],
+        env={**os.environ, **ftctl.env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while not ftctl.jobs():
+        assert process.poll() is None and time.monotonic() < deadline, "no job was created"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+    ftctl.emu.control.delete("/_emulator/faults")
+
+    recovered = ftctl("apply", "--auto-approve", "--no-color")
+    assert recovered.exit_code == 0, recovered.output
+    assert "created by an interrupted run" in recovered.output
+    assert len(ftctl.jobs()) == 1
+    assert ftctl("plan", "--detailed-exitcode").exit_code == 0
