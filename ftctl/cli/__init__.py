@@ -6,6 +6,8 @@ from ftctl import __version__
 from ftctl.cli.apply import apply
 from ftctl.cli.emulator import emulator_app
 from ftctl.cli.plan import plan
+from ftctl.cli.refresh import refresh_command
+from ftctl.cli.show import show, state_app
 from ftctl.cli.validate import validate
 
 app = typer.Typer(
@@ -20,6 +22,9 @@ app.add_typer(emulator_app, name="emulator")
 app.command()(validate)
 app.command()(plan)
 app.command()(apply)
+app.command("refresh")(refresh_command)
+app.command()(show)
+app.add_typer(state_app, name="state")
 
 
 def _version(value: bool) -> None:

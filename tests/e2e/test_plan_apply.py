@@ -3,52 +3,14 @@ plan, apply, plan again; changes that replace or update in place; removals; the 
 must never happen twice."""
 
 import json
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
 
-from ftctl.cli import app
-from tests.harness import REPO, TEST_KEY, Emulator
+from tests.e2e.conftest import Ftctl
+from tests.harness import REPO, Emulator
 
-runner = CliRunner()
 JOBS = "/v1/fine_tuning/jobs"
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    shutil.copytree(REPO / "examples" / "quickstart", tmp_path / "project")
-    return tmp_path / "project"
-
-
-@pytest.fixture
-def ftctl(emu: Emulator, project: Path) -> Iterator["Ftctl"]:
-    yield Ftctl(emu, project)
-
-
-class Ftctl:
-    def __init__(self, emu: Emulator, project: Path) -> None:
-        self.emu = emu
-        self.project = project
-        self.env = {"OPENAI_BASE_URL": emu.base_url, "OPENAI_API_KEY": TEST_KEY}
-
-    def __call__(self, *args: str) -> Result:
-        return runner.invoke(app, [*args, "--chdir", str(self.project)], env=self.env)
-
-    def edit(self, old: str, new: str) -> None:
-        path = self.project / "main.tf"
-        text = path.read_text()
-        assert old in text
-        path.write_text(text.replace(old, new))
-
-    def jobs(self) -> list[dict[str, object]]:
-        page = self.emu.raw().get("fine_tuning/jobs", params={"limit": 100}).json()
-        return list(page["data"])
-
-    def posts(self) -> list[str]:
-        return [r["path"] for r in self.emu.requests() if r["method"] in ("POST", "DELETE")]
 
 
 def test_plan_apply_then_plan_again_says_no_changes(ftctl: Ftctl) -> None:
@@ -325,5 +287,31 @@ def test_ftctl_killed_right_after_the_server_created_the_job_never_duplicates_it
     recovered = ftctl("apply", "--auto-approve", "--no-color")
     assert recovered.exit_code == 0, recovered.output
     assert "created by an interrupted run" in recovered.output
+    assert len(ftctl.jobs()) == 1
+    assert ftctl("plan", "--detailed-exitcode").exit_code == 0
+
+
+EXAMPLES = sorted(p.parent.name for p in (REPO / "examples").glob("*/main.tf"))
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_every_example_plans_applies_files_first_and_then_has_no_changes(
+    emu: Emulator, tmp_path: Path, example: str
+) -> None:
+    import shutil
+
+    project = tmp_path / example
+    shutil.copytree(REPO / "examples" / example, project)
+    ftctl = Ftctl(emu, project)
+    planned = ftctl("plan", "--no-color")
+    assert planned.exit_code == 0, planned.output
+    created = [line for line in planned.output.splitlines() if line.endswith("will be created")]
+    assert len(created) == len(list(project.glob("data/*.jsonl"))) + 1
+    applied = ftctl("apply", "--auto-approve", "--no-color")
+    assert applied.exit_code == 0, applied.output
+    order = [line.split(":")[0] for line in applied.output.splitlines() if "Creating..." in line]
+    assert order[-1].startswith("openai_fine_tuning_job.") and all(
+        a.startswith("openai_file.") for a in order[:-1]
+    )
     assert len(ftctl.jobs()) == 1
     assert ftctl("plan", "--detailed-exitcode").exit_code == 0

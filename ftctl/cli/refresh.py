@@ -1,0 +1,74 @@
+"""`ftctl refresh`: records what the API says of every unfinished tracked job; changes nothing
+remotely. Reads first, then locks and writes: a failed read leaves the state file untouched."""
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import typer
+
+from ftctl.cli.common import configuration_or_exit, fail, open_provider, reported_errors
+from ftctl.engine.run import job_attributes, refresh, state_path
+from ftctl.views.state import status_table
+
+
+def refresh_command(
+    chdir: Path = typer.Option(Path("."), "--chdir", "-chdir", help="Directory of the .tf files."),
+    state: str = typer.Option(None, "--state", "-state", help="State file (or FTCTL_STATE)."),
+    json_output: bool = typer.Option(False, "--json", "-json", help="Print JSON."),
+    lock_timeout: float = typer.Option(
+        0.0, "--lock-timeout", "-lock-timeout", help="Seconds to wait for the state lock."
+    ),
+    no_color: bool = typer.Option(False, "--no-color", "-no-color", help="No colour."),
+) -> None:
+    """Record the current status of every tracked job, and report what changed."""
+    from ftctl.state.store import StateStore
+
+    configuration = configuration_or_exit(chdir, no_color)
+    path = state_path(chdir, state, os.environ)
+    if not path.exists():
+        fail(f"No state at {path}: nothing to refresh. Run ftctl apply first.")
+    drift: list[str] = []
+    with reported_errors():
+        with StateStore.open(path) as store:
+            before = store.snapshot()
+        with open_provider(configuration) as provider:
+            refreshed = refresh(before, provider)
+        with StateStore.open(path) as store, store.lock("refresh", timeout=lock_timeout):
+            current = store.snapshot().resources
+            for address, job in refreshed.observed.items():
+                resource = current.get(address)
+                if resource is None or resource.remote_id != job.id:
+                    continue  # changed by an apply meanwhile: its record is newer than our read
+                old_status = resource.observed.get("status")
+                store.put(
+                    replace(resource, observed={**resource.observed, **job_attributes(job)}),
+                    operation="refresh",
+                    action="refresh",
+                )
+                if old_status != job.status:
+                    drift.append(f"{address}: {old_status} -> {job.status}")
+            after = store.snapshot()
+    for address in refreshed.missing:
+        typer.secho(
+            f"Warning: {address} is not found by the API (wrong key or project?); "
+            "its record is kept.",
+            err=True,
+            fg="yellow",
+        )
+    if json_output:
+        typer.echo(
+            json.dumps(
+                {
+                    "changed": drift,
+                    "missing": list(refreshed.missing),
+                    "resources": {a: dict(r.observed) for a, r in after.resources.items()},
+                },
+                indent=2,
+            )
+        )
+        return
+    for line in drift:
+        typer.echo(f"Changed outside ftctl: {line}")
+    typer.echo(status_table(after))

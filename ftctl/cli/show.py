@@ -1,0 +1,48 @@
+"""`ftctl show` and `ftctl state list`: what the state records, read without the API."""
+
+import os
+from pathlib import Path
+
+import typer
+
+from ftctl.cli.common import fail, read_state, reported_errors
+from ftctl.engine.run import state_path
+from ftctl.views import state as view
+
+state_app = typer.Typer(help="Inspect the state.", pretty_exceptions_show_locals=False)
+
+
+def show(
+    address: str = typer.Argument(None, help="One resource, e.g. openai_fine_tuning_job.NAME."),
+    chdir: Path = typer.Option(Path("."), "--chdir", "-chdir", help="Directory of the .tf files."),
+    state: str = typer.Option(None, "--state", "-state", help="State file (or FTCTL_STATE)."),
+    json_output: bool = typer.Option(False, "--json", "-json", help="Print JSON."),
+) -> None:
+    """Show the resources the state records, with their last known attributes."""
+    with reported_errors():
+        current = read_state(state_path(chdir, state, os.environ))
+    if json_output:
+        typer.echo(view.as_json(current))
+        return
+    if address is not None:
+        resource = current.resources.get(address)
+        if resource is None:
+            fail(f"No resource {address} in the state; ftctl state list shows what there is.")
+        typer.echo(view.describe(resource))
+        return
+    if not current.resources:
+        typer.echo("The state is empty.")
+        return
+    typer.echo(view.status_table(current))
+
+
+@state_app.command("list")
+def state_list(
+    chdir: Path = typer.Option(Path("."), "--chdir", "-chdir", help="Directory of the .tf files."),
+    state: str = typer.Option(None, "--state", "-state", help="State file (or FTCTL_STATE)."),
+) -> None:
+    """List the addresses the state records, one a line."""
+    with reported_errors():
+        current = read_state(state_path(chdir, state, os.environ))
+    for address in sorted(current.resources):
+        typer.echo(address)
