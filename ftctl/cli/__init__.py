@@ -5,6 +5,7 @@ import typer
 from ftctl import __version__
 from ftctl.cli.apply import apply
 from ftctl.cli.emulator import emulator_app
+from ftctl.cli.import_ import import_command
 from ftctl.cli.plan import plan
 from ftctl.cli.refresh import refresh_command
 from ftctl.cli.show import show, state_app
@@ -24,6 +25,7 @@ app.command()(plan)
 app.command()(apply)
 app.command("refresh")(refresh_command)
 app.command()(show)
+app.command("import")(import_command)
 app.add_typer(state_app, name="state")
 
 

@@ -1,0 +1,90 @@
+"""`ftctl import`: adopt a fine-tuning job made elsewhere, into an existing block
+(`import ADDRESS ID`) or into a block ftctl writes for it (`import ID`)."""
+
+import os
+from pathlib import Path
+
+import typer
+
+from ftctl.cli.common import configuration_or_exit, fail, open_provider, reported_errors
+from ftctl.engine.desired import desired_resources
+from ftctl.engine.importing import block_name, generated_block, reconcile
+from ftctl.engine.run import job_attributes, state_path
+from ftctl.lang.config import Configuration
+from ftctl.provider.base import NotFound
+from ftctl.resources import fine_tuning_job
+from ftctl.state.model import ResourceState
+
+
+def import_command(
+    first: str = typer.Argument(..., help="ADDRESS, or the job ID alone."),
+    second: str = typer.Argument(None, help="The job ID, when ADDRESS is given."),
+    chdir: Path = typer.Option(Path("."), "--chdir", "-chdir", help="Directory of the .tf files."),
+    state: str = typer.Option(None, "--state", "-state", help="State file (or FTCTL_STATE)."),
+    generate_config_out: str = typer.Option(
+        "imported.tf",
+        "--generate-config-out",
+        "-generate-config-out",
+        help="With the ID alone: the file that receives the job's block.",
+    ),
+    lock_timeout: float = typer.Option(
+        0.0, "--lock-timeout", "-lock-timeout", help="Seconds to wait for the state lock."
+    ),
+    no_color: bool = typer.Option(False, "--no-color", "-no-color", help="No colour."),
+) -> None:
+    """Record an existing fine-tuning job in the state."""
+    from ftctl.state.store import StateStore
+
+    address, job_id = (first, second) if second is not None else (None, first)
+    if address is None and not any(chdir.glob("*.tf")):
+        # Adopting into a new project: the block ftctl writes will be its first file.
+        configuration = Configuration(directory=chdir, sources={}, resources={})
+    else:
+        configuration = configuration_or_exit(chdir, no_color)
+    with reported_errors(), open_provider(configuration) as provider:
+        try:
+            job = provider.get_job(job_id)
+        except NotFound:
+            fail(f"No fine-tuning job {job_id}: check the ID, and the key's project.")
+        if address is None:
+            name = block_name(job)
+            taken = set(configuration.resources)
+            while f"{fine_tuning_job.TYPE}.{name}" in taken:
+                name += "_imported"
+            target = chdir / generate_config_out
+            existing = target.read_text() if target.exists() else ""
+            target.write_text(existing + ("\n" if existing else "") + generated_block(name, job))
+            typer.echo(f"Wrote the block for {job_id} to {target}.")
+            address = f"{fine_tuning_job.TYPE}.{name}"
+            configuration = configuration_or_exit(chdir, no_color)
+        resource = configuration.resources.get(address)
+        if resource is None or resource.type != fine_tuning_job.TYPE:
+            fail(
+                f"No {fine_tuning_job.TYPE} block {address} in the configuration: add one, "
+                f"or run ftctl import {job_id} to have ftctl write it."
+            )
+        with (
+            StateStore.open(state_path(chdir, state, os.environ)) as store,
+            store.lock("import", timeout=lock_timeout),
+        ):
+            current = store.snapshot()
+            if address in current.resources:
+                known = current.resources[address].remote_id
+                fail(f"{address} is already in the state (as {known}).")
+            remote_ids = {a: r.remote_id for a, r in current.resources.items() if r.remote_id}
+            [desired] = [
+                d for d in desired_resources(configuration, remote_ids) if d.address == address
+            ]
+            store.put(
+                ResourceState(
+                    address=address,
+                    type=resource.type,
+                    remote_id=job.id,
+                    applied=reconcile(desired.arguments, job),
+                    settings=dict(desired.settings),
+                    observed=job_attributes(job),
+                ),
+                operation="import",
+                action="import",
+            )
+    typer.secho(f"{address}: Import successful! [id={job.id}]", fg="green")
