@@ -3,14 +3,33 @@ every call."""
 
 import json
 import os
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 
-from ftctl.cli.common import configuration_or_exit, fail, open_provider, reported_errors
-from ftctl.engine.run import Applier, Progress, make, recover_pending, refresh, state_path
+from ftctl.cli.common import (
+    configuration_or_exit,
+    duration,
+    fail,
+    open_provider,
+    reported_errors,
+)
+from ftctl.engine.run import (
+    Applier,
+    Progress,
+    changed_since,
+    make,
+    recover_pending,
+    refresh,
+    state_path,
+    wait,
+)
 from ftctl.plan import Plan, PlanFormatError
 from ftctl.views.plan import render_plan
 
@@ -30,8 +49,14 @@ def apply(
     ),
     target: list[str] = typer.Option([], "--target", "-target", help="Apply only ADDR."),
     replace: list[str] = typer.Option([], "--replace", "-replace", help="Replace ADDR."),
-    lock_timeout: float = typer.Option(
-        0.0, "--lock-timeout", "-lock-timeout", help="Seconds to wait for the state lock."
+    lock_timeout: str = typer.Option(
+        "0s", "--lock-timeout", "-lock-timeout", help="How long to wait for the state lock (10s)."
+    ),
+    wait_for_jobs: bool = typer.Option(
+        False, "--wait", "-wait", help="Then poll until every job it touched has finished."
+    ),
+    poll_seconds: float = typer.Option(
+        30.0, "--poll-interval", help="Seconds between polls with --wait.", min=0.01
     ),
     no_color: bool = typer.Option(False, "--no-color", "-no-color", help="No colour."),
 ) -> None:
@@ -44,7 +69,7 @@ def apply(
         reported_errors(),
         open_provider(configuration) as provider,
         StateStore.open(state_path(chdir, state, os.environ)) as store,
-        store.lock("apply", timeout=lock_timeout),
+        store.lock("apply", timeout=duration(lock_timeout)),
     ):
         for note in recover_pending(store, provider, "apply"):
             typer.echo(note)
@@ -55,6 +80,13 @@ def apply(
                 fail(
                     "The saved plan was made from an empty state; this one is not. "
                     "Run ftctl plan again."
+                )
+            changed = changed_since(saved, configuration, store.snapshot())
+            if changed:
+                fail(
+                    "The configuration changed since the plan was made ("
+                    + ", ".join(changed)
+                    + "): applying it would send what nobody reviewed. Run ftctl plan again."
                 )
             chosen = saved
         else:
@@ -69,8 +101,24 @@ def apply(
                 raise typer.Exit(0)
             if not auto_approve:
                 _confirm()
-        applier = Applier(configuration, store, provider, _progress())
-        applier.apply(chosen)
+        with _interrupts() as interrupted:
+            applier = Applier(
+                configuration, store, provider, _progress(), stop_requested=interrupted.is_set
+            )
+            finished = applier.apply(chosen)
+        if not finished:
+            typer.secho(
+                "\nInterrupted: the calls in flight finished, and the state records "
+                "everything done. Run ftctl apply again to carry on.",
+                err=True,
+                fg="yellow",
+            )
+            raise typer.Exit(130)
+        statuses = (
+            wait(store, provider, applier.touched_jobs, _progress(), poll_seconds)
+            if wait_for_jobs
+            else {}
+        )
     counts = applier.counts
     typer.secho(
         f"\nApply complete! Resources: {counts['added']} added, {counts['changed']} changed, "
@@ -78,6 +126,30 @@ def apply(
         fg="green",
         bold=True,
     )
+    failed = sorted(a for a, status in statuses.items() if status != "succeeded")
+    if failed:
+        fail("Not every job succeeded: " + ", ".join(f"{a} ({statuses[a]})" for a in failed))
+
+
+@contextmanager
+def _interrupts() -> Iterator[threading.Event]:
+    """The first Ctrl-C asks apply to stop after the call in flight; a second one stops at once."""
+    interrupted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
+
+    def handle(signum: int, frame: object) -> None:
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        interrupted.set()
+        typer.secho("\nInterrupt received: finishing the call in flight, then stopping.", err=True)
+
+    previous = signal.signal(signal.SIGINT, handle)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _read_plan(path: Path) -> Plan:
@@ -111,5 +183,7 @@ def _progress() -> Progress:
             typer.echo(f"{address}: Creation complete after {seconds}s [id={detail}]")
         elif event == "done" and address not in started:
             typer.echo(f"{address}: Modifications complete")
+        elif event == "status":
+            typer.echo(f"{address}: {detail}")
 
     return report

@@ -9,7 +9,7 @@ from typing import NoReturn
 
 import typer
 
-from ftctl.diagnostics import Diagnostics, Severity
+from ftctl.diagnostics import Diagnostics, FtctlError, Severity
 from ftctl.lang.config import Configuration, load_configuration
 from ftctl.provider.base import Provider, ProviderError
 from ftctl.state.model import State, StateError
@@ -60,5 +60,19 @@ def reported_errors() -> Iterator[None]:
     """ftctl's own errors become one message and exit 1; never a traceback."""
     try:
         yield
-    except (ProviderError, StateError) as exc:
+    except (ProviderError, StateError, FtctlError) as exc:
         fail(str(exc))
+    except OSError as exc:  # a file ftctl was asked to read or write
+        fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+
+
+def duration(text: str) -> float:
+    """Terraform's durations (`10s`, `2m`, `500ms`) or plain seconds."""
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    for unit in sorted(units, key=len, reverse=True):
+        if text.endswith(unit) and text[: -len(unit)].replace(".", "", 1).isdigit():
+            return float(text[: -len(unit)]) * units[unit]
+    try:
+        return float(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a duration such as 10s, 2m or 500ms") from None

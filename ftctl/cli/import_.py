@@ -6,7 +6,13 @@ from pathlib import Path
 
 import typer
 
-from ftctl.cli.common import configuration_or_exit, fail, open_provider, reported_errors
+from ftctl.cli.common import (
+    configuration_or_exit,
+    duration,
+    fail,
+    open_provider,
+    reported_errors,
+)
 from ftctl.engine.desired import desired_resources
 from ftctl.engine.importing import block_name, generated_block, reconcile
 from ftctl.engine.run import job_attributes, state_path
@@ -27,8 +33,8 @@ def import_command(
         "-generate-config-out",
         help="With the ID alone: the file that receives the job's block.",
     ),
-    lock_timeout: float = typer.Option(
-        0.0, "--lock-timeout", "-lock-timeout", help="Seconds to wait for the state lock."
+    lock_timeout: str = typer.Option(
+        "0s", "--lock-timeout", "-lock-timeout", help="How long to wait for the state lock (10s)."
     ),
     no_color: bool = typer.Option(False, "--no-color", "-no-color", help="No colour."),
 ) -> None:
@@ -41,11 +47,24 @@ def import_command(
         configuration = Configuration(directory=chdir, sources={}, resources={})
     else:
         configuration = configuration_or_exit(chdir, no_color)
-    with reported_errors(), open_provider(configuration) as provider:
+    with (
+        reported_errors(),
+        open_provider(configuration) as provider,
+        StateStore.open(state_path(chdir, state, os.environ)) as store,
+        store.lock("import", timeout=duration(lock_timeout)),
+    ):
         try:
             job = provider.get_job(job_id)
         except NotFound:
             fail(f"No fine-tuning job {job_id}: check the ID, and the key's project.")
+        # Every check before anything is written: a stray block would plan a second training.
+        current = store.snapshot()
+        tracked = [a for a, r in current.resources.items() if r.remote_id == job.id]
+        if tracked:
+            fail(f"{job.id} is already in the state, as {tracked[0]}.")
+        if address is not None and address in current.resources:
+            known = current.resources[address].remote_id
+            fail(f"{address} is already in the state (as {known}).")
         if address is None:
             name = block_name(job)
             taken = set(configuration.resources)
@@ -63,28 +82,20 @@ def import_command(
                 f"No {fine_tuning_job.TYPE} block {address} in the configuration: add one, "
                 f"or run ftctl import {job_id} to have ftctl write it."
             )
-        with (
-            StateStore.open(state_path(chdir, state, os.environ)) as store,
-            store.lock("import", timeout=lock_timeout),
-        ):
-            current = store.snapshot()
-            if address in current.resources:
-                known = current.resources[address].remote_id
-                fail(f"{address} is already in the state (as {known}).")
-            remote_ids = {a: r.remote_id for a, r in current.resources.items() if r.remote_id}
-            [desired] = [
-                d for d in desired_resources(configuration, remote_ids) if d.address == address
-            ]
-            store.put(
-                ResourceState(
-                    address=address,
-                    type=resource.type,
-                    remote_id=job.id,
-                    applied=reconcile(desired.arguments, job),
-                    settings=dict(desired.settings),
-                    observed=job_attributes(job),
-                ),
-                operation="import",
-                action="import",
-            )
+        remote_ids = {a: r.remote_id for a, r in current.resources.items() if r.remote_id}
+        [desired] = [
+            d for d in desired_resources(configuration, remote_ids) if d.address == address
+        ]
+        store.put(
+            ResourceState(
+                address=address,
+                type=resource.type,
+                remote_id=job.id,
+                applied=reconcile(desired.arguments, job),
+                settings=dict(desired.settings),
+                observed=job_attributes(job),
+            ),
+            operation="import",
+            action="import",
+        )
     typer.secho(f"{address}: Import successful! [id={job.id}]", fg="green")

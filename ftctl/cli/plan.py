@@ -1,5 +1,6 @@
 """`ftctl plan`: what apply would do, as people read it or as Terraform's plan JSON."""
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -20,7 +21,10 @@ def plan(
         False, "--detailed-exitcode", "-detailed-exitcode", help="Exit 2 when there are changes."
     ),
     no_refresh: bool = typer.Option(
-        False, "--no-refresh", help="Plan from the state alone, without reading the API."
+        False, "--no-refresh", "-no-refresh", help="Plan from the state alone, without the API."
+    ),
+    refresh_option: str = typer.Option(
+        None, "-refresh", "--refresh", hidden=True, help="Terraform's -refresh=false."
     ),
     target: list[str] = typer.Option([], "--target", "-target", help="Plan only ADDR."),
     replace: list[str] = typer.Option([], "--replace", "-replace", help="Replace ADDR."),
@@ -28,8 +32,10 @@ def plan(
 ) -> None:
     """Show what apply would change."""
     configuration = configuration_or_exit(chdir, no_color)
+    no_refresh = no_refresh or (refresh_option or "").lower() == "false"
     with reported_errors():
         current = read_state(state_path(chdir, state, os.environ))
+        pending = sorted(a for a, r in current.resources.items() if r.pending_token)
         if no_refresh:
             refreshed = Refreshed(current)
         else:
@@ -43,9 +49,24 @@ def plan(
                 fg="yellow",
             )
         made = make(configuration, refreshed, replace_addresses=replace, targets=target)
+        if pending:
+            # An interrupted create: its job may exist. Only apply (holding the lock) looks it
+            # up, so the plan must not call itself empty.
+            made = dataclasses.replace(
+                made,
+                warnings=(
+                    *made.warnings,
+                    *(
+                        f"{address} has a create interrupted in an earlier run; apply will look "
+                        "its job up before anything else."
+                        for address in pending
+                    ),
+                ),
+            )
     document = made.to_json()
     if out is not None:
-        out.write_text(json.dumps(document, indent=2) + "\n")
+        with reported_errors():
+            out.write_text(json.dumps(document, indent=2) + "\n")
     typer.echo(json.dumps(document, indent=2) if json_output else render_plan(document), nl=False)
     if json_output:
         typer.echo()
@@ -54,4 +75,4 @@ def plan(
             f"\nSaved the plan to: {out}\nTo perform exactly these actions, run:\n"
             f"    ftctl apply {out}\n"
         )
-    raise typer.Exit(2 if detailed_exitcode and made.applyable else 0)
+    raise typer.Exit(2 if detailed_exitcode and (made.applyable or pending) else 0)

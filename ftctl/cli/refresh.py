@@ -8,7 +8,13 @@ from pathlib import Path
 
 import typer
 
-from ftctl.cli.common import configuration_or_exit, fail, open_provider, reported_errors
+from ftctl.cli.common import (
+    configuration_or_exit,
+    duration,
+    fail,
+    open_provider,
+    reported_errors,
+)
 from ftctl.engine.run import job_attributes, refresh, state_path
 from ftctl.views.state import status_table
 
@@ -17,8 +23,8 @@ def refresh_command(
     chdir: Path = typer.Option(Path("."), "--chdir", "-chdir", help="Directory of the .tf files."),
     state: str = typer.Option(None, "--state", "-state", help="State file (or FTCTL_STATE)."),
     json_output: bool = typer.Option(False, "--json", "-json", help="Print JSON."),
-    lock_timeout: float = typer.Option(
-        0.0, "--lock-timeout", "-lock-timeout", help="Seconds to wait for the state lock."
+    lock_timeout: str = typer.Option(
+        "0s", "--lock-timeout", "-lock-timeout", help="How long to wait for the state lock (10s)."
     ),
     no_color: bool = typer.Option(False, "--no-color", "-no-color", help="No colour."),
 ) -> None:
@@ -35,7 +41,7 @@ def refresh_command(
             before = store.snapshot()
         with open_provider(configuration) as provider:
             refreshed = refresh(before, provider)
-        with StateStore.open(path) as store, store.lock("refresh", timeout=lock_timeout):
+        with StateStore.open(path) as store, store.lock("refresh", timeout=duration(lock_timeout)):
             current = store.snapshot().resources
             for address, job in refreshed.observed.items():
                 resource = current.get(address)

@@ -10,11 +10,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from ftctl.diagnostics import FtctlError
 from ftctl.engine.desired import desired_resources
 from ftctl.lang.config import Configuration
 from ftctl.plan import Action, Change, Plan, Step, has_unknowns
 from ftctl.planner import FINISHED_STATUSES, Tracked, make_plan
-from ftctl.provider.base import Ambiguous, NotFound, Provider, RemoteFile, RemoteJob
+from ftctl.provider.base import (
+    Ambiguous,
+    NotFound,
+    Provider,
+    ProviderError,
+    RemoteFile,
+    RemoteJob,
+)
 from ftctl.resources import file as openai_file
 from ftctl.resources import fine_tuning_job
 from ftctl.state.model import ResourceState, State
@@ -135,7 +143,14 @@ def recover_pending(store: StateWriter, provider: Provider, operation: str) -> l
             store.remove(resource.address, operation=operation, action="recover")
             notes.append(f"{resource.address}: an interrupted create never reached the API")
         else:
-            store.put(replace(resource, pending_token=None), operation=operation, action="recover")
+            # An interrupted replacement: the record names the old job but the new arguments.
+            # Tainted, the old job is replaced by the next plan rather than taken as matching.
+            store.put(
+                replace(resource, pending_token=None, tainted=True),
+                operation=operation,
+                action="recover",
+            )
+            notes.append(f"{resource.address}: an interrupted replacement will be planned again")
     return notes
 
 
@@ -148,55 +163,71 @@ class Applier:
     provider: Provider
     progress: Progress
     operation: str = "apply"
+    # Asked between changes: an interrupt lets the call in flight finish and be recorded.
+    stop_requested: Callable[[], bool] = lambda: False
     counts: dict[str, int] = field(
         default_factory=lambda: {"added": 0, "changed": 0, "destroyed": 0}
     )
+    touched_jobs: list[str] = field(default_factory=list)  # addresses, for apply --wait
 
-    def apply(self, plan: Plan) -> None:
+    def apply(self, plan: Plan) -> bool:
+        """Carries the plan out; False if stopped on request before the end."""
         for change in plan.changes:
             if change.action is Action.NO_OP:
                 continue
+            if self.stop_requested():
+                return False
             started = time.monotonic()
-            for step in change.action.steps:
-                self._step(change, step)
+            self._carry_out(change)
             seconds = int(time.monotonic() - started)
             words = change.action.json_actions
             self.counts["added"] += words.count("create")
             self.counts["changed"] += words.count("update")
             self.counts["destroyed"] += words.count("delete")
+            if change.type == fine_tuning_job.TYPE and change.after is not None:
+                self.touched_jobs.append(change.address)
             self.progress(change.address, "done", f"{change.action.value} after {seconds}s")
+        return True
 
-    def _step(self, change: Change, step: Step) -> None:
-        match step:
-            case Step.CREATE:
-                self._create(change)
-            case Step.UPDATE:
-                current = self._current(change.address)
-                settings = {k: (change.after or {}).get(k) for k in current.settings} | _settings(
-                    change
-                )
-                self.store.put(
-                    replace(current, settings=settings), operation=self.operation, action="update"
-                )
-            case Step.CANCEL:
-                current = self._current(change.address)
-                assert current.remote_id is not None
-                self.progress(change.address, "cancelling", current.remote_id)
-                job = self.provider.cancel_job(current.remote_id)
-                self.store.put(
-                    replace(current, observed={**current.observed, **job_attributes(job)}),
-                    operation=self.operation,
-                    action="cancel",
-                )
-            case Step.DELETE:
-                current = self._current(change.address)
-                assert current.remote_id is not None
-                self.progress(change.address, "destroying", current.remote_id)
-                with contextlib.suppress(NotFound):  # already gone: the goal of a delete
-                    self.provider.delete_file(current.remote_id)
-                self.store.remove(change.address, operation=self.operation, action="delete")
-            case Step.FORGET:
-                self.store.remove(change.address, operation=self.operation, action="forget")
+    def _carry_out(self, change: Change) -> None:
+        # The object before this change: in a create-then-cancel/forget/delete replacement, the
+        # steps after the create act on it, never on the record the create just wrote.
+        old = self.store.snapshot().resources.get(change.address)
+        created = False
+        for step in change.action.steps:
+            match step:
+                case Step.CREATE:
+                    self._create(change)
+                    created = True
+                case Step.UPDATE:
+                    current = self._current(change.address)
+                    settings = dict(current.settings) | _settings(change)
+                    self.store.put(
+                        replace(current, settings=settings),
+                        operation=self.operation,
+                        action="update",
+                    )
+                case Step.CANCEL:
+                    assert old is not None and old.remote_id is not None
+                    self.progress(change.address, "cancelling", old.remote_id)
+                    job = self.provider.cancel_job(old.remote_id)
+                    if not created:
+                        current = self._current(change.address)
+                        self.store.put(
+                            replace(current, observed={**current.observed, **job_attributes(job)}),
+                            operation=self.operation,
+                            action="cancel",
+                        )
+                case Step.DELETE:
+                    assert old is not None and old.remote_id is not None
+                    self.progress(change.address, "destroying", old.remote_id)
+                    with contextlib.suppress(NotFound):  # already gone: the goal of a delete
+                        self.provider.delete_file(old.remote_id)
+                    if not created:
+                        self.store.remove(change.address, operation=self.operation, action="delete")
+                case Step.FORGET:
+                    if not created:
+                        self.store.remove(change.address, operation=self.operation, action="forget")
 
     def _create(self, change: Change) -> None:
         resource = self.configuration.resources[change.address]
@@ -209,7 +240,10 @@ class Applier:
             if d.address == change.address
         ]
         if has_unknowns(desired.arguments):
-            raise RuntimeError(f"{change.address}: a value it needs is still unknown")
+            raise FtctlError(
+                f"{change.address}: a value it needs is still unknown (a resource it refers "
+                "to was not created); nothing was sent for it."
+            )
         self.progress(change.address, "creating", "")
         if resource.type == openai_file.TYPE:
             path = self.configuration.directory / str(desired.arguments["file"])
@@ -246,8 +280,15 @@ class Applier:
         except Ambiguous:
             found = self.provider.find_job_by_token(token)
             if found is None:
-                raise
+                raise  # the pending record stays: the next run looks the token up again
             job = found
+        except ProviderError:
+            # Refused for certain: nothing was created; the record goes back to what it was.
+            if previous is None:
+                self.store.remove(change.address, operation=self.operation, action="create-failed")
+            else:
+                self.store.put(previous, operation=self.operation, action="create-failed")
+            raise
         self.store.put(
             replace(pending, remote_id=job.id, pending_token=None, observed=job_attributes(job)),
             operation=self.operation,
@@ -259,9 +300,66 @@ class Applier:
         return self.store.snapshot().resources[address]
 
 
+def changed_since(plan: Plan, configuration: Configuration, state: State) -> list[str]:
+    """Addresses whose creation the configuration now describes differently from the saved
+    plan (or no longer describes): applying it would send what nobody reviewed."""
+    remote_ids = {a: r.remote_id for a, r in state.resources.items() if r.remote_id}
+    desired = {d.address: d for d in desired_resources(configuration, remote_ids)}
+    changed = []
+    for change in plan.changes:
+        if Step.CREATE not in change.action.steps:
+            continue
+        now = desired.get(change.address)
+        after = change.after or {}
+        if now is None:
+            changed.append(change.address)
+            continue
+        known_then = {
+            k: v for k, v in now.arguments.items() if change.after_unknown.get(k) is not True
+        }
+        planned = {k: v for k, v in after.items() if k in now.arguments or k in known_then}
+        if planned != known_then:
+            changed.append(change.address)
+    return changed
+
+
 def _settings(change: Change) -> dict[str, Any]:
     after = change.after or {}
     return {k: after[k] for k in ("cancel_after_timeout", "create_before_destroy") if k in after}
+
+
+def wait(
+    store: StateWriter,
+    provider: Provider,
+    addresses: Sequence[str],
+    progress: Progress,
+    poll_seconds: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, str]:
+    """Polls until every job at `addresses` has finished, recording and reporting each status
+    change; returns the final status of each."""
+    last: dict[str, str] = {}
+    while True:
+        resources = store.snapshot().resources
+        ids = {
+            remote_id: address
+            for address in addresses
+            if (remote_id := resources[address].remote_id) is not None
+        }
+        for job in provider.list_jobs(ids):
+            address = ids[job.id]
+            resource = store.snapshot().resources[address]
+            if last.get(address) != job.status:
+                progress(address, "status", job.status)
+                last[address] = job.status
+                store.put(
+                    replace(resource, observed={**resource.observed, **job_attributes(job)}),
+                    operation="wait",
+                    action="refresh",
+                )
+        if all(last.get(a) in FINISHED_STATUSES for a in ids.values()):
+            return last
+        sleep(poll_seconds)
 
 
 def job_attributes(job: RemoteJob) -> dict[str, Any]:

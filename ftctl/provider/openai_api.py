@@ -67,10 +67,18 @@ class Settings:
             return str(value) if value else None
 
         api_key = setting("api_key")
-        if api_key is None:
+        if api_key is not None:
+            api_key = api_key.strip()  # a key pasted with its newline still works
+        if not api_key:
             raise ConfigurationMissing(
                 "No OpenAI API key: set the OPENAI_API_KEY environment variable, or api_key in "
                 f'the provider "{provider_block.NAME}" block.'
+            )
+        if not (api_key.isascii() and api_key.isprintable()):
+            # An HTTP header cannot carry it; the error httpx would raise quotes the header.
+            raise ConfigurationMissing(
+                "The OpenAI API key has characters an HTTP header cannot carry (spaces inside, "
+                "control or non-ASCII characters): copy it again."
             )
         timeout = block.get("timeout")
         return cls(
@@ -302,7 +310,10 @@ def _translate(exc: "openai.OpenAIError", what: str, *, acts: bool, secret: str)
         kind, reason = ProviderError, said
     message = f"{what} failed: {reason}"
     # The API key must never reach a message, even if an answer quoted it back.
-    return kind(message.replace(secret, _REDACTED) if secret else message)
+    if secret:
+        for form in {secret, repr(secret)[1:-1], secret.strip()}:
+            message = message.replace(form, _REDACTED)
+    return kind(message)
 
 
 def _api_message(exc: "openai.OpenAIError") -> str:
