@@ -2,7 +2,7 @@
 provider, and turning ftctl's errors into messages and exit codes."""
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
@@ -48,6 +48,17 @@ def read_state(path: Path) -> State:
 
     with StateStore.open(path) as store:
         return store.snapshot()
+
+
+def warn_missing(addresses: Iterable[str]) -> None:
+    for address in addresses:
+        # Jobs cannot be deleted: a 404 means a wrong key or project, not a vanished job.
+        typer.secho(
+            f"Warning: {address} is not found by the API (wrong key or project?); "
+            "its record is kept.",
+            err=True,
+            fg="yellow",
+        )
 
 
 def fail(message: str) -> NoReturn:

@@ -15,7 +15,7 @@ from ftctl.cli.common import (
 )
 from ftctl.engine.desired import desired_resources
 from ftctl.engine.importing import block_name, generated_block, reconcile
-from ftctl.engine.run import job_attributes, state_path
+from ftctl.engine.run import job_attributes, remote_ids, state_path
 from ftctl.lang.config import Configuration
 from ftctl.provider.base import NotFound
 from ftctl.resources import fine_tuning_job
@@ -82,9 +82,8 @@ def import_command(
                 f"No {fine_tuning_job.TYPE} block {address} in the configuration: add one, "
                 f"or run ftctl import {job_id} to have ftctl write it."
             )
-        remote_ids = {a: r.remote_id for a, r in current.resources.items() if r.remote_id}
         [desired] = [
-            d for d in desired_resources(configuration, remote_ids) if d.address == address
+            d for d in desired_resources(configuration, remote_ids(current)) if d.address == address
         ]
         store.put(
             ResourceState(

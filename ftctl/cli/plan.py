@@ -7,7 +7,13 @@ from pathlib import Path
 
 import typer
 
-from ftctl.cli.common import configuration_or_exit, open_provider, read_state, reported_errors
+from ftctl.cli.common import (
+    configuration_or_exit,
+    open_provider,
+    read_state,
+    reported_errors,
+    warn_missing,
+)
 from ftctl.engine.run import Refreshed, make, refresh, state_path
 from ftctl.views.plan import render_plan
 
@@ -41,13 +47,7 @@ def plan(
         else:
             with open_provider(configuration) as provider:
                 refreshed = refresh(current, provider)
-        for address in refreshed.missing:
-            typer.secho(
-                f"Warning: {address} is not found by the API (wrong key or project?); "
-                "its record is kept.",
-                err=True,
-                fg="yellow",
-            )
+        warn_missing(refreshed.missing)
         made = make(configuration, refreshed, replace_addresses=replace, targets=target)
         if pending:
             # An interrupted create: its job may exist. Only apply (holding the lock) looks it

@@ -14,6 +14,7 @@ from ftctl.cli.common import (
     fail,
     open_provider,
     reported_errors,
+    warn_missing,
 )
 from ftctl.engine.run import job_attributes, refresh, state_path
 from ftctl.views.state import status_table
@@ -56,13 +57,7 @@ def refresh_command(
                 if old_status != job.status:
                     drift.append(f"{address}: {old_status} -> {job.status}")
             after = store.snapshot()
-    for address in refreshed.missing:
-        typer.secho(
-            f"Warning: {address} is not found by the API (wrong key or project?); "
-            "its record is kept.",
-            err=True,
-            fg="yellow",
-        )
+    warn_missing(refreshed.missing)
     if json_output:
         typer.echo(
             json.dumps(

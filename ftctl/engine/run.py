@@ -45,6 +45,11 @@ def empty_state() -> State:
     return State(lineage="", serial=0, resources={})
 
 
+def remote_ids(state: State) -> dict[str, str]:
+    """The API id of each tracked address: what references to its `id` resolve to."""
+    return {a: r.remote_id for a, r in state.resources.items() if r.remote_id}
+
+
 def tracked_resources(refreshed: Refreshed) -> list[Tracked]:
     tracked = []
     for resource in refreshed.state.resources.values():
@@ -95,11 +100,10 @@ def make(
     targets: Sequence[str] = (),
 ) -> Plan:
     state = refreshed.state
-    remote_ids = {a: r.remote_id for a, r in state.resources.items() if r.remote_id}
     # Deadlines are judged by the API server's clock; without a call this run, by ours.
     now = refreshed.server_time if refreshed.server_time is not None else int(time.time())
     return make_plan(
-        desired_resources(configuration, remote_ids),
+        desired_resources(configuration, remote_ids(state)),
         tracked_resources(refreshed),
         now,
         replace=tuple(replace_addresses),
@@ -231,12 +235,9 @@ class Applier:
 
     def _create(self, change: Change) -> None:
         resource = self.configuration.resources[change.address]
-        remote_ids = {
-            a: r.remote_id for a, r in self.store.snapshot().resources.items() if r.remote_id
-        }
         [desired] = [
             d
-            for d in desired_resources(self.configuration, remote_ids)
+            for d in desired_resources(self.configuration, remote_ids(self.store.snapshot()))
             if d.address == change.address
         ]
         if has_unknowns(desired.arguments):
@@ -303,8 +304,7 @@ class Applier:
 def changed_since(plan: Plan, configuration: Configuration, state: State) -> list[str]:
     """Addresses whose creation the configuration now describes differently from the saved
     plan (or no longer describes): applying it would send what nobody reviewed."""
-    remote_ids = {a: r.remote_id for a, r in state.resources.items() if r.remote_id}
-    desired = {d.address: d for d in desired_resources(configuration, remote_ids)}
+    desired = {d.address: d for d in desired_resources(configuration, remote_ids(state))}
     changed = []
     for change in plan.changes:
         if Step.CREATE not in change.action.steps:

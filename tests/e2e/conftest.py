@@ -1,7 +1,12 @@
 """The user's working directory (a copy of examples/quickstart) and ftctl run in it against
 the session's emulator."""
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,3 +51,34 @@ class Ftctl:
 
     def posts(self) -> list[str]:
         return [r["path"] for r in self.emu.requests() if r["method"] in ("POST", "DELETE")]
+
+    def apply_killed_after_create(self) -> None:
+        """`ftctl apply` as a process, killed (SIGKILL) once the server has created the job
+        and before ftctl hears of it: the emulator holds the answer 30 s for that."""
+        self.emu.arm(
+            method="POST",
+            path="/v1/fine_tuning/jobs",
+            status=None,
+            after_commit=True,
+            delay_ms=30_000,
+        )
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ftctl",
+                "apply",
+                "--auto-approve",
+                "--chdir",
+                str(self.project),
+            ],
+            env={**os.environ, **self.env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while not self.jobs():
+            assert process.poll() is None and time.monotonic() < deadline, "no job was created"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        self.emu.control.delete("/_emulator/faults")

@@ -263,27 +263,7 @@ def test_a_second_apply_fails_at_once_naming_the_lock_holder(ftctl: Ftctl) -> No
 def test_ftctl_killed_right_after_the_server_created_the_job_never_duplicates_it(
     ftctl: Ftctl,
 ) -> None:
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    # The job is created at once; its answer is held for 30 s: the window to kill ftctl in.
-    ftctl.emu.arm(method="POST", path=JOBS, status=None, after_commit=True, delay_ms=30_000)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ftctl", "apply", "--auto-approve", "--chdir", str(ftctl.project)],
-        env={**os.environ, **ftctl.env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while not ftctl.jobs():
-        assert process.poll() is None and time.monotonic() < deadline, "no job was created"
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
-    ftctl.emu.control.delete("/_emulator/faults")
-
+    ftctl.apply_killed_after_create()
     recovered = ftctl("apply", "--auto-approve", "--no-color")
     assert recovered.exit_code == 0, recovered.output
     assert "created by an interrupted run" in recovered.output

@@ -1,11 +1,5 @@
 """Stories that once went wrong: each test here failed before its fix."""
 
-import os
-import signal
-import subprocess
-import sys
-import time
-
 from ftctl.state.store import StateStore
 from tests.e2e.conftest import Ftctl
 
@@ -54,18 +48,7 @@ def test_a_saved_plan_is_refused_once_the_configuration_changed(ftctl: Ftctl) ->
 
 
 def test_plan_says_a_create_was_interrupted_instead_of_no_changes(ftctl: Ftctl) -> None:
-    ftctl.emu.arm(method="POST", path=JOBS, status=None, after_commit=True, delay_ms=30_000)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ftctl", "apply", "--auto-approve", "--chdir", str(ftctl.project)],
-        env={**os.environ, **ftctl.env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while not ftctl.jobs():
-        assert process.poll() is None and time.monotonic() < deadline
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
+    ftctl.apply_killed_after_create()
     text = (ftctl.project / "main.tf").read_text()
     (ftctl.project / "main.tf").write_text(text[: text.index('resource "openai_fine_tuning_job"')])
     planned = ftctl("plan", "--detailed-exitcode", "--no-color")

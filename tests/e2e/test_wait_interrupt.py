@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -18,36 +19,33 @@ from tests.harness import REPO, TEST_KEY, served_process
 runner = CliRunner()
 
 
+@dataclass(frozen=True)
+class Result:
+    exit_code: int
+    output: str
+    shown: str
+
+
+def apply_and_wait_fast(project: Path) -> Result:
+    """apply --wait on a real-clock emulator at 20,000x: a job trains in a few milliseconds."""
+    with served_process("--clock", "real", "--speed", "20000") as served:
+        env = {"OPENAI_BASE_URL": served.emulator.base_url, "OPENAI_API_KEY": TEST_KEY}
+        arguments = ["apply", "--auto-approve", "--wait", "--poll-interval", "0.01"]
+        result = runner.invoke(app, [*arguments, "--chdir", str(project)], env=env)
+        shown = runner.invoke(app, ["show", "--chdir", str(project)], env=env)
+    return Result(result.exit_code, result.output, shown.output)
+
+
 def test_apply_wait_reports_each_status_until_the_job_succeeds(tmp_path: Path) -> None:
     project = tmp_path / "project"
     shutil.copytree(REPO / "examples" / "quickstart", project)
-    # 20,000 emulated seconds a second: the job trains in a few real milliseconds.
-    with served_process("--clock", "real", "--speed", "20000") as served:
-        env = {"OPENAI_BASE_URL": served.emulator.base_url, "OPENAI_API_KEY": TEST_KEY}
-        result = runner.invoke(
-            app,
-            [
-                "apply",
-                "--auto-approve",
-                "--wait",
-                "--poll-interval",
-                "0.01",
-                "--chdir",
-                str(project),
-            ],
-            env=env,
-        )
-        assert result.exit_code == 0, result.output
-        statuses = [
-            line.split(": ", 1)[1]
-            for line in result.output.splitlines()
-            if line.startswith("openai_fine_tuning_job.support: ")
-            and ": " in line
-            and line.split(": ", 1)[1] in ("validating_files", "queued", "running", "succeeded")
-        ]
-        assert statuses[-1] == "succeeded"
-        shown = runner.invoke(app, ["show", "--chdir", str(project)], env=env)
-        assert "succeeded" in shown.output and "ft:gpt-4o-mini-2024-07-18" in shown.output
+    result = apply_and_wait_fast(project)
+    assert result.exit_code == 0, result.output
+    prefix = "openai_fine_tuning_job.support: "
+    statuses = [line.removeprefix(prefix) for line in result.output.splitlines()]
+    statuses = [s for s in statuses if s in ("validating_files", "queued", "running", "succeeded")]
+    assert statuses[-1] == "succeeded"
+    assert "succeeded" in result.shown and "ft:gpt-4o-mini-2024-07-18" in result.shown
 
 
 def test_apply_wait_exits_1_naming_a_job_that_failed(tmp_path: Path) -> None:
@@ -55,21 +53,7 @@ def test_apply_wait_exits_1_naming_a_job_that_failed(tmp_path: Path) -> None:
     shutil.copytree(REPO / "examples" / "quickstart", project)
     data = project / "data" / "train.jsonl"
     data.write_text("\n".join(data.read_text().splitlines()[:5]) + "\n")  # under 10 examples
-    with served_process("--clock", "real", "--speed", "20000") as served:
-        env = {"OPENAI_BASE_URL": served.emulator.base_url, "OPENAI_API_KEY": TEST_KEY}
-        result = runner.invoke(
-            app,
-            [
-                "apply",
-                "--auto-approve",
-                "--wait",
-                "--poll-interval",
-                "0.01",
-                "--chdir",
-                str(project),
-            ],
-            env=env,
-        )
+    result = apply_and_wait_fast(project)
     assert result.exit_code == 1
     assert "Apply complete! Resources: 2 added" in result.output
     assert "Not every job succeeded: openai_fine_tuning_job.support (failed)" in result.output
