@@ -16,7 +16,7 @@ from ftctl.cli.common import (
     reported_errors,
     warn_missing,
 )
-from ftctl.engine.run import job_attributes, refresh, state_path
+from ftctl.engine.run import finished_attributes, refresh, state_path
 from ftctl.views.state import status_table
 
 
@@ -42,6 +42,11 @@ def refresh_command(
             before = store.snapshot()
         with open_provider(configuration) as provider:
             refreshed = refresh(before, provider)
+            # Every read before the lock: a failed one leaves the state file untouched.
+            attributes = {
+                address: finished_attributes(job, provider)
+                for address, job in refreshed.observed.items()
+            }
         with StateStore.open(path) as store, store.lock("refresh", timeout=duration(lock_timeout)):
             current = store.snapshot().resources
             for address, job in refreshed.observed.items():
@@ -50,7 +55,7 @@ def refresh_command(
                     continue  # changed by an apply meanwhile: its record is newer than our read
                 old_status = resource.observed.get("status")
                 store.put(
-                    replace(resource, observed={**resource.observed, **job_attributes(job)}),
+                    replace(resource, observed={**resource.observed, **attributes[address]}),
                     operation="refresh",
                     action="refresh",
                 )

@@ -92,6 +92,14 @@ def refresh(state: State, provider: Provider) -> Refreshed:
     return Refreshed(state, observed, missing, provider.server_time())
 
 
+def finished_attributes(job: RemoteJob, provider: Provider) -> dict[str, Any]:
+    """A job's attributes, with validation_loss read once, when it is first seen finished."""
+    attributes = job_attributes(job)
+    if job.status in FINISHED_STATUSES:
+        attributes["validation_loss"] = provider.last_validation_loss(job.id)
+    return attributes
+
+
 def make(
     configuration: Configuration,
     refreshed: Refreshed,
@@ -353,7 +361,10 @@ def wait(
                 progress(address, "status", job.status)
                 last[address] = job.status
                 store.put(
-                    replace(resource, observed={**resource.observed, **job_attributes(job)}),
+                    replace(
+                        resource,
+                        observed={**resource.observed, **finished_attributes(job, provider)},
+                    ),
                     operation="wait",
                     action="refresh",
                 )

@@ -231,6 +231,17 @@ class OpenAIProvider:
                 return job
             raise
 
+    def last_validation_loss(self, job_id: str) -> float | None:
+        with self._translated(f"Reading the events of job {job_id}"):
+            # Newest first: the first metrics event with a validation loss is the last one.
+            for event in self._api.fine_tuning.jobs.list_events(job_id, limit=100).data:
+                data = event.data if isinstance(event.data, dict) else {}
+                for key in ("full_valid_loss", "valid_loss"):
+                    value = data.get(key)
+                    if isinstance(value, int | float):
+                        return float(value)
+        return None
+
     # The SDK client, and the boundary
 
     @property

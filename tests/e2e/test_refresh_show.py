@@ -79,3 +79,19 @@ def test_show_and_state_list_read_the_state(ftctl: Ftctl) -> None:
     assert resources["openai_fine_tuning_job.support"]["values"]["id"] == job["id"]
     assert resources["openai_file.train"]["values"]["sha256"]
     assert ftctl("show", "openai_fine_tuning_job.nope").exit_code == 1
+
+
+def test_refresh_records_the_last_validation_loss_of_a_finished_job(ftctl: Ftctl) -> None:
+    ftctl.edit(
+        "  training_file = openai_file.train.id\n",
+        "  training_file = openai_file.train.id\n  validation_file = openai_file.train.id\n",
+    )
+    assert ftctl("apply", "--auto-approve").exit_code == 0
+    ftctl.emu.advance(10_000)
+    assert ftctl("refresh").exit_code == 0
+    [job] = ftctl.jobs()
+    events = ftctl.emu.raw().get(f"fine_tuning/jobs/{job['id']}/events", params={"limit": 100})
+    last = next(e["data"] for e in events.json()["data"] if e["type"] == "metrics")
+    document = json.loads(ftctl("show", "--json").output)
+    values = {r["address"]: r["values"] for r in document["values"]["root_module"]["resources"]}
+    assert values["openai_fine_tuning_job.support"]["validation_loss"] == last["full_valid_loss"]
