@@ -52,6 +52,9 @@ def apply(
     lock_timeout: str = typer.Option(
         "0s", "--lock-timeout", "-lock-timeout", help="How long to wait for the state lock (10s)."
     ),
+    parallelism: int = typer.Option(
+        10, "--parallelism", "-parallelism", min=1, help="API calls in flight at once."
+    ),
     wait_for_jobs: bool = typer.Option(
         False, "--wait", "-wait", help="Then poll until every job it touched has finished."
     ),
@@ -105,7 +108,7 @@ def apply(
             applier = Applier(
                 configuration, store, provider, _progress(), stop_requested=interrupted.is_set
             )
-            finished = applier.apply(chosen)
+            finished = applier.apply(chosen, parallelism)
         if not finished:
             typer.secho(
                 "\nInterrupted: the calls in flight finished, and the state records "

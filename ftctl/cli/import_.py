@@ -13,7 +13,7 @@ from ftctl.cli.common import (
     open_provider,
     reported_errors,
 )
-from ftctl.engine.desired import desired_resources
+from ftctl.engine.desired import desired_resource
 from ftctl.engine.importing import block_name, generated_block, reconcile
 from ftctl.engine.run import job_attributes, remote_ids, state_path
 from ftctl.lang.config import Configuration
@@ -82,9 +82,7 @@ def import_command(
                 f"No {fine_tuning_job.TYPE} block {address} in the configuration: add one, "
                 f"or run ftctl import {job_id} to have ftctl write it."
             )
-        [desired] = [
-            d for d in desired_resources(configuration, remote_ids(current)) if d.address == address
-        ]
+        desired = desired_resource(configuration, address, remote_ids(current))
         store.put(
             ResourceState(
                 address=address,

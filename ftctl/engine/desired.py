@@ -28,6 +28,13 @@ def desired_resources(configuration: Configuration, remote_ids: Mapping[str, str
     ]
 
 
+def desired_resource(
+    configuration: Configuration, address: str, remote_ids: Mapping[str, str]
+) -> Desired:
+    """One resource's desire, without deriving (and hashing) all the others."""
+    return _desired(configuration.directory, configuration.resources[address], remote_ids)
+
+
 def file_digest(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as data:

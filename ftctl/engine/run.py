@@ -3,15 +3,17 @@ recovers interrupted creates, refreshes what may have changed, plans, and carrie
 one step at a time, writing the state after every call that changed something remotely."""
 
 import contextlib
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from ftctl.diagnostics import FtctlError
-from ftctl.engine.desired import desired_resources
+from ftctl.engine.desired import desired_resource, desired_resources
 from ftctl.lang.config import Configuration
 from ftctl.plan import Action, Change, Plan, Step, has_unknowns
 from ftctl.planner import FINISHED_STATUSES, Tracked, make_plan
@@ -181,25 +183,37 @@ class Applier:
         default_factory=lambda: {"added": 0, "changed": 0, "destroyed": 0}
     )
     touched_jobs: list[str] = field(default_factory=list)  # addresses, for apply --wait
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def apply(self, plan: Plan) -> bool:
-        """Carries the plan out; False if stopped on request before the end."""
-        for change in plan.changes:
-            if change.action is Action.NO_OP:
-                continue
-            if self.stop_requested():
-                return False
-            started = time.monotonic()
-            self._carry_out(change)
-            seconds = int(time.monotonic() - started)
-            words = change.action.json_actions
+    def apply(self, plan: Plan, parallelism: int = 1) -> bool:
+        """Carries the plan out, up to `parallelism` changes at a time within each wave;
+        False if stopped on request before the end."""
+        with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+            for wave in waves(plan):
+                if self.stop_requested():
+                    return False
+                outcomes = [pool.submit(self._one, change) for change in wave]
+                # Every change of the wave finishes (and is recorded) before an error stops
+                # the apply: nothing in flight is abandoned.
+                errors = [e for f in outcomes if (e := f.exception()) is not None]
+                if errors:
+                    raise errors[0]
+        return True
+
+    def _one(self, change: Change) -> None:
+        if self.stop_requested():
+            return
+        started = time.monotonic()
+        self._carry_out(change)
+        seconds = int(time.monotonic() - started)
+        words = change.action.json_actions
+        with self._lock:
             self.counts["added"] += words.count("create")
             self.counts["changed"] += words.count("update")
             self.counts["destroyed"] += words.count("delete")
             if change.type == fine_tuning_job.TYPE and change.after is not None:
                 self.touched_jobs.append(change.address)
-            self.progress(change.address, "done", f"{change.action.value} after {seconds}s")
-        return True
+        self.progress(change.address, "done", f"{change.action.value} after {seconds}s")
 
     def _carry_out(self, change: Change) -> None:
         # The object before this change: in a create-then-cancel/forget/delete replacement, the
@@ -243,11 +257,9 @@ class Applier:
 
     def _create(self, change: Change) -> None:
         resource = self.configuration.resources[change.address]
-        [desired] = [
-            d
-            for d in desired_resources(self.configuration, remote_ids(self.store.snapshot()))
-            if d.address == change.address
-        ]
+        desired = desired_resource(
+            self.configuration, change.address, remote_ids(self.store.snapshot())
+        )
         if has_unknowns(desired.arguments):
             raise FtctlError(
                 f"{change.address}: a value it needs is still unknown (a resource it refers "
@@ -307,6 +319,25 @@ class Applier:
 
     def _current(self, address: str) -> ResourceState:
         return self.store.snapshot().resources[address]
+
+
+def waves(plan: Plan) -> list[list[Change]]:
+    """The plan's changes in groups whose members never depend on one another, in an order
+    that respects the plan's: removals and in-place changes first (jobs before the files they
+    used), then creates and replacements by layer (files before the jobs that train on them)."""
+    active = [c for c in plan.changes if c.action is not Action.NO_OP]
+    removing = [c for c in active if Step.CREATE not in c.action.steps]
+    creating = [c for c in active if Step.CREATE in c.action.steps]
+    by_type = [
+        [c for c in group if c.type == kind]
+        for group in (removing, creating)
+        for kind in (
+            (fine_tuning_job.TYPE, openai_file.TYPE)
+            if group is removing
+            else (openai_file.TYPE, fine_tuning_job.TYPE)
+        )
+    ]
+    return [wave for wave in by_type if wave]
 
 
 def changed_since(plan: Plan, configuration: Configuration, state: State) -> list[str]:

@@ -5,6 +5,7 @@ one place where the SDK's models and exceptions become `provider.base` values an
 
 import email.utils
 import logging
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -98,6 +99,9 @@ class OpenAIProvider:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._client: openai.OpenAI | None = None  # made on the first call, importing openai
+        # apply calls from several threads: two first calls must not both build a client (the
+        # loser's connections would never be closed).
+        self._client_lock = threading.Lock()
         self._dates = _DateWatch()
 
     @classmethod
@@ -246,6 +250,10 @@ class OpenAIProvider:
 
     @property
     def _api(self) -> "openai.OpenAI":
+        with self._client_lock:
+            return self._client or self._build_client()
+
+    def _build_client(self) -> "openai.OpenAI":
         if self._client is None:
             import openai
 

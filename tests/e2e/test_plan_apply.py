@@ -295,3 +295,27 @@ def test_every_example_plans_applies_files_first_and_then_has_no_changes(
     )
     assert len(ftctl.jobs()) == 1
     assert ftctl("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_independent_creates_run_in_parallel(ftctl: Ftctl) -> None:
+    import time
+
+    blocks = "".join(
+        f'resource "openai_fine_tuning_job" "job_{i}" {{\n'
+        '  model = "gpt-4o-mini"\n  training_file = openai_file.train.id\n}\n'
+        for i in range(8)
+    )
+    (ftctl.project / "main.tf").write_text(
+        'resource "openai_file" "train" {\n  file = "data/train.jsonl"\n}\n' + blocks
+    )
+    # Each create answers after 400 ms: one at a time that is 3.2 s, four at a time 0.8 s.
+    ftctl.emu.arm(method="POST", path=JOBS, status=None, delay_ms=400, times=8)
+    started = time.monotonic()
+    applied = ftctl("apply", "--auto-approve", "--parallelism", "4", "--no-color")
+    elapsed = time.monotonic() - started
+    assert applied.exit_code == 0, applied.output
+    assert len(ftctl.jobs()) == 8
+    assert elapsed < 2.4, f"8 creates of 400 ms took {elapsed:.1f} s: not in parallel"
+    order = [line.split(":")[0] for line in applied.output.splitlines() if "Creating..." in line]
+    assert order[0] == "openai_file.train"  # the file before the jobs that train on it
+    assert ftctl("plan", "--detailed-exitcode").exit_code == 0

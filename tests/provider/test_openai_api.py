@@ -4,6 +4,7 @@ table (what each failure becomes, and that no message carries the API key)."""
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -300,6 +301,10 @@ def test_a_create_timeout_is_ambiguous(emu: Emulator, training_file: str) -> Non
         pytest.raises(Ambiguous, match="no answer came before the timeout"),
     ):
         impatient.create_job(request_for(training_file), "tok-1")
+    # The emulator logs the request once it sees the client gone: a moment after the timeout.
+    deadline = time.monotonic() + 5
+    while not logged(emu, "POST", JOBS) and time.monotonic() < deadline:
+        pass
     assert len(logged(emu, "POST", JOBS)) == 1
 
 
