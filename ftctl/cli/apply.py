@@ -187,6 +187,6 @@ def _progress() -> Progress:
         elif event == "done" and address not in started:
             typer.echo(f"{address}: Modifications complete")
         elif event == "status":
-            typer.echo(f"{address}: {detail}")
+            typer.echo(f"{address}: status {detail}")
 
     return report

@@ -17,6 +17,7 @@ def show(
     chdir: Path = typer.Option(Path("."), "--chdir", "-chdir", help="Directory of the .tf files."),
     state: str = typer.Option(None, "--state", "-state", help="State file (or FTCTL_STATE)."),
     json_output: bool = typer.Option(False, "--json", "-json", help="Print JSON."),
+    no_color: bool = typer.Option(False, "--no-color", "-no-color", help="No colour (none used)."),
 ) -> None:
     """Show the resources the state records, with their last known attributes."""
     with reported_errors():
@@ -40,6 +41,7 @@ def show(
 def state_list(
     chdir: Path = typer.Option(Path("."), "--chdir", "-chdir", help="Directory of the .tf files."),
     state: str = typer.Option(None, "--state", "-state", help="State file (or FTCTL_STATE)."),
+    no_color: bool = typer.Option(False, "--no-color", "-no-color", help="No colour (none used)."),
 ) -> None:
     """List the addresses the state records, one a line."""
     with reported_errors():

@@ -36,6 +36,7 @@ def attributes(resource: ResourceState) -> dict[str, Any]:
         **dict(resource.observed),
         "id": resource.remote_id,
         "tainted": resource.tainted,
+        "last_updated": resource.updated_at.isoformat() if resource.updated_at else None,
     }
 
 

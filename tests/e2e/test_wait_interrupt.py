@@ -41,7 +41,7 @@ def test_apply_wait_reports_each_status_until_the_job_succeeds(tmp_path: Path) -
     shutil.copytree(REPO / "examples" / "quickstart", project)
     result = apply_and_wait_fast(project)
     assert result.exit_code == 0, result.output
-    prefix = "openai_fine_tuning_job.support: "
+    prefix = "openai_fine_tuning_job.support: status "
     statuses = [line.removeprefix(prefix) for line in result.output.splitlines()]
     statuses = [s for s in statuses if s in ("validating_files", "queued", "running", "succeeded")]
     assert statuses[-1] == "succeeded"
