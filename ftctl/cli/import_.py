@@ -3,6 +3,7 @@
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -15,11 +16,15 @@ from ftctl.cli.common import (
 )
 from ftctl.engine.desired import desired_resource
 from ftctl.engine.importing import block_name, generated_block, reconcile
-from ftctl.engine.run import job_attributes, remote_ids, state_path
+from ftctl.engine.run import file_attributes, job_attributes, remote_ids, state_path
 from ftctl.lang.config import Configuration
-from ftctl.provider.base import NotFound
+from ftctl.provider.base import NotFound, Provider
+from ftctl.resources import file as openai_file
 from ftctl.resources import fine_tuning_job
 from ftctl.state.model import ResourceState
+
+if TYPE_CHECKING:
+    from ftctl.state.store import StateStore
 
 
 def import_command(
@@ -53,6 +58,9 @@ def import_command(
         StateStore.open(state_path(chdir, state, os.environ)) as store,
         store.lock("import", timeout=duration(lock_timeout)),
     ):
+        if address is not None and address.startswith(f"{openai_file.TYPE}."):
+            _import_file(configuration, store, provider, address, job_id)
+            return
         try:
             job = provider.get_job(job_id)
         except NotFound:
@@ -96,3 +104,39 @@ def import_command(
             action="import",
         )
     typer.secho(f"{address}: Import successful! [id={job.id}]", fg="green")
+
+
+def _import_file(
+    configuration: Configuration,
+    store: "StateStore",
+    provider: Provider,
+    address: str,
+    file_id: str,
+) -> None:
+    resource = configuration.resources.get(address)
+    if resource is None:
+        fail(f"No {openai_file.TYPE} block {address} in the configuration: add one first.")
+    current = store.snapshot()
+    tracked = [a for a, r in current.resources.items() if r.remote_id == file_id]
+    if tracked or address in current.resources:
+        fail(f"{tracked[0] if tracked else address} is already in the state.")
+    try:
+        remote, digest = provider.get_file(file_id)
+    except NotFound:
+        fail(f"No file {file_id}: check the ID, and the key's project.")
+    desired = desired_resource(configuration, address, remote_ids(current))
+    # The content decides: the remote file's own digest is recorded, so a local file that
+    # differs plans a new upload instead of being taken as the same.
+    applied = {**desired.arguments, "sha256": digest}
+    store.put(
+        ResourceState(
+            address=address,
+            type=openai_file.TYPE,
+            remote_id=remote.id,
+            applied=applied,
+            observed=file_attributes(remote),
+        ),
+        operation="import",
+        action="import",
+    )
+    typer.secho(f"{address}: Import successful! [id={remote.id}]", fg="green")

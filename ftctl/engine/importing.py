@@ -97,7 +97,10 @@ def _same_model(wanted: Any, found: Any) -> bool:
 
 def _reconcile_value(wanted: Any, found: Any) -> Any:
     """Recursively: the configured value where the found one is what the server made of it."""
-    if isinstance(wanted, dict) and isinstance(found, dict):
+    if isinstance(found, dict) and (wanted is None or isinstance(wanted, dict)):
+        # A map the configuration leaves unset is compared as empty: "auto" and resolved
+        # numbers inside it are still what the server made of nothing.
+        wanted = wanted or {}
         merged = {}
         for key in {*wanted, *found}:
             value = _reconcile_value(wanted.get(key), found.get(key))

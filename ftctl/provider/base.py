@@ -67,6 +67,10 @@ class Provider(Protocol):
 
     def delete_file(self, file_id: str) -> None: ...
 
+    def get_file(self, file_id: str) -> tuple[RemoteFile, str]:
+        """The file and the sha256 of its content (downloaded: import records no guess)."""
+        ...
+
     def create_job(self, request: Mapping[str, Any], token: str) -> RemoteJob:
         """POST /fine_tuning/jobs once, never retried, with metadata ftctl_token=token."""
         ...

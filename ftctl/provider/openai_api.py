@@ -4,6 +4,7 @@ one place where the SDK's models and exceptions become `provider.base` values an
 """
 
 import email.utils
+import hashlib
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -158,6 +159,15 @@ class OpenAIProvider:
     def delete_file(self, file_id: str) -> None:
         with self._translated(f"Deleting file {file_id}", acts=True):
             self._api.files.delete(file_id)
+
+    def get_file(self, file_id: str) -> tuple[RemoteFile, str]:
+        with self._translated(f"Reading file {file_id}"):
+            described = self._api.files.retrieve(file_id)
+            digest = hashlib.sha256()
+            with self._api.files.with_streaming_response.content(file_id) as content:
+                for chunk in content.iter_bytes():
+                    digest.update(chunk)
+            return _remote_file(described, 0), digest.hexdigest()
 
     def create_job(self, request: Mapping[str, Any], token: str) -> RemoteJob:
         body = dict(request)

@@ -80,3 +80,30 @@ def test_import_of_an_unknown_job_or_address_fails_cleanly(ftctl: Ftctl) -> None
     job_id, _ = made_by_hand(ftctl)
     unknown = ftctl("import", "openai_fine_tuning_job.nope", job_id)
     assert unknown.exit_code == 1 and "No openai_fine_tuning_job block" in unknown.output
+
+
+def test_a_file_and_a_job_made_by_hand_both_import_into_the_quickstart(ftctl: Ftctl) -> None:
+    client = ftctl.emu.client()
+    data = (ftctl.project / "data" / "train.jsonl").read_bytes()
+    file_id = upload(client, data)
+    job = client.fine_tuning.jobs.create(
+        model="gpt-4o-mini",
+        training_file=file_id,
+        suffix="support-v1",
+        metadata={"team": "support"},
+    )
+    assert ftctl("import", "openai_file.train", file_id).exit_code == 0
+    imported = ftctl("import", "openai_fine_tuning_job.support", job.id)
+    assert imported.exit_code == 0, imported.output
+    planned = ftctl("plan", "--detailed-exitcode", "--no-color")
+    assert planned.exit_code == 0, planned.output
+
+
+def test_an_imported_file_whose_content_differs_plans_a_new_upload(ftctl: Ftctl) -> None:
+    file_id = upload(ftctl.emu.client(), chat_jsonl(11))
+    assert ftctl("import", "openai_file.train", file_id).exit_code == 0
+    planned = ftctl("plan", "--no-color")
+    assert "# openai_file.train must be replaced" in planned.output
+    assert any(
+        "sha256" in line and "forces replacement" in line for line in planned.output.splitlines()
+    )
