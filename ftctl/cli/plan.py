@@ -14,7 +14,7 @@ from ftctl.cli.common import (
     reported_errors,
     warn_missing,
 )
-from ftctl.engine.run import Refreshed, make, refresh, state_path
+from ftctl.engine.run import Refreshed, drift, make, refresh, state_path
 from ftctl.views.plan import render_plan
 
 
@@ -35,6 +35,15 @@ def plan(
     target: list[str] = typer.Option([], "--target", "-target", help="Plan only ADDR."),
     replace: list[str] = typer.Option([], "--replace", "-replace", help="Replace ADDR."),
     no_color: bool = typer.Option(False, "--no-color", "-no-color", help="No colour."),
+    lock_timeout: str = typer.Option(
+        "0s", "--lock-timeout", "-lock-timeout", help="Accepted as Terraform's; plan takes no lock."
+    ),
+    parallelism: int = typer.Option(
+        10,
+        "--parallelism",
+        "-parallelism",
+        help="Accepted as Terraform's; refresh is one paged list.",
+    ),
 ) -> None:
     """Show what apply would change."""
     configuration = configuration_or_exit(chdir, no_color)
@@ -63,7 +72,7 @@ def plan(
                     ),
                 ),
             )
-    document = made.to_json()
+    document = {**made.to_json(), "resource_drift": drift(refreshed)}
     if out is not None:
         with reported_errors():
             out.write_text(json.dumps(document, indent=2) + "\n")

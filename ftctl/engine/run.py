@@ -94,6 +94,28 @@ def refresh(state: State, provider: Provider) -> Refreshed:
     return Refreshed(state, observed, missing, provider.server_time())
 
 
+def drift(refreshed: Refreshed) -> list[dict[str, Any]]:
+    """Terraform's `resource_drift`: tracked jobs the API now describes differently from the
+    state's record (a status moved on, a job failed or was cancelled outside ftctl)."""
+    changes = []
+    for address, job in sorted(refreshed.observed.items()):
+        resource = refreshed.state.resources[address]
+        before = dict(resource.observed)
+        after = {**before, **job_attributes(job)}
+        if before.get("status") == after.get("status"):
+            continue
+        changes.append(
+            {
+                "address": address,
+                "mode": "managed",
+                "type": resource.type,
+                "name": address.split(".", 1)[1],
+                "change": {"actions": ["update"], "before": before, "after": after},
+            }
+        )
+    return changes
+
+
 def finished_attributes(job: RemoteJob, provider: Provider) -> dict[str, Any]:
     """A job's attributes, with validation_loss read once, when it is first seen finished."""
     attributes = job_attributes(job)

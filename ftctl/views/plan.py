@@ -40,6 +40,13 @@ def render_plan(document: Mapping[str, Any]) -> str:
     warnings = [w for c in document["resource_changes"] for w in c["ftctl"]["warnings"]]
     warnings += document["ftctl"]["warnings"]
     out: list[str] = []
+    moved = [
+        f"  {d['address']}: {d['change']['before'].get('status')} -> "
+        f"{d['change']['after'].get('status')}"
+        for d in document.get("resource_drift", [])
+    ]
+    if moved:
+        out += ["Note: Objects have changed outside ftctl since the last run:", *moved, ""]
     if not changes:
         out += [
             "No changes. Your infrastructure matches the configuration.",

@@ -319,3 +319,18 @@ def test_independent_creates_run_in_parallel(ftctl: Ftctl) -> None:
     order = [line.split(":")[0] for line in applied.output.splitlines() if "Creating..." in line]
     assert order[0] == "openai_file.train"  # the file before the jobs that train on it
     assert ftctl("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_plan_reports_drift_in_json_and_in_words(ftctl: Ftctl) -> None:
+    assert ftctl("apply", "--auto-approve").exit_code == 0
+    [job] = ftctl.jobs()
+    ftctl.emu.force_status(str(job["id"]), "cancelled")
+    document = json.loads(ftctl("plan", "--json").output)
+    [moved] = document["resource_drift"]
+    assert moved["address"] == "openai_fine_tuning_job.support"
+    assert (moved["change"]["before"]["status"], moved["change"]["after"]["status"]) == (
+        "validating_files",
+        "cancelled",
+    )
+    human = ftctl("plan", "--no-color").output
+    assert "openai_fine_tuning_job.support: validating_files -> cancelled" in human
