@@ -52,6 +52,17 @@ class Ftctl:
     def posts(self) -> list[str]:
         return [r["path"] for r in self.emu.requests() if r["method"] in ("POST", "DELETE")]
 
+    def write_jobs(self, count: int) -> None:
+        """main.tf becomes one file and `count` jobs that train on it."""
+        blocks = "".join(
+            f'resource "openai_fine_tuning_job" "job_{i}" {{\n'
+            '  model = "gpt-4o-mini"\n  training_file = openai_file.train.id\n}\n'
+            for i in range(count)
+        )
+        (self.project / "main.tf").write_text(
+            'resource "openai_file" "train" {\n  file = "data/train.jsonl"\n}\n' + blocks
+        )
+
     def apply_killed_after_create(self) -> None:
         """`ftctl apply` as a process, killed (SIGKILL) once the server has created the job
         and before ftctl hears of it: the emulator holds the answer 30 s for that."""

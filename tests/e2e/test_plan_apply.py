@@ -300,14 +300,7 @@ def test_every_example_plans_applies_files_first_and_then_has_no_changes(
 def test_independent_creates_run_in_parallel(ftctl: Ftctl) -> None:
     import time
 
-    blocks = "".join(
-        f'resource "openai_fine_tuning_job" "job_{i}" {{\n'
-        '  model = "gpt-4o-mini"\n  training_file = openai_file.train.id\n}\n'
-        for i in range(8)
-    )
-    (ftctl.project / "main.tf").write_text(
-        'resource "openai_file" "train" {\n  file = "data/train.jsonl"\n}\n' + blocks
-    )
+    ftctl.write_jobs(8)
     # Each create answers after 400 ms: one at a time that is 3.2 s, four at a time 0.8 s.
     ftctl.emu.arm(method="POST", path=JOBS, status=None, delay_ms=400, times=8)
     started = time.monotonic()

@@ -29,14 +29,7 @@ def test_refresh_records_what_the_jobs_did_and_says_what_changed(ftctl: Ftctl) -
 
 
 def test_refresh_of_300_unfinished_jobs_takes_at_most_5_list_requests(ftctl: Ftctl) -> None:
-    blocks = "".join(
-        f'resource "openai_fine_tuning_job" "job_{i}" {{\n'
-        '  model = "gpt-4o-mini"\n  training_file = openai_file.train.id\n}\n'
-        for i in range(300)
-    )
-    (ftctl.project / "main.tf").write_text(
-        'resource "openai_file" "train" {\n  file = "data/train.jsonl"\n}\n' + blocks
-    )
+    ftctl.write_jobs(300)
     assert ftctl("apply", "--auto-approve").exit_code == 0
     ftctl.emu.control.delete("/_emulator/requests")
     result = ftctl("refresh", "--json")
