@@ -29,6 +29,9 @@ from ftctl.resources import file as openai_file
 from ftctl.resources import fine_tuning_job
 from ftctl.state.model import ResourceState, State
 
+# The address suffix of an object a create_before_destroy replacement has not yet dealt with.
+DEPOSED = "~deposed"
+
 # Hooks report progress to a view: (address, event, detail).
 Progress = Callable[[str, str, str], None]
 
@@ -242,7 +245,18 @@ class Applier:
         # steps after the create act on it, never on the record the create just wrote.
         old = self.store.snapshot().resources.get(change.address)
         created = False
-        for step in change.action.steps:
+        deposed = f"{change.address}{DEPOSED}"
+        steps = change.action.steps
+        if old is not None and old.remote_id and steps[0] is Step.CREATE and len(steps) > 1:
+            # create_before_destroy: the create overwrites the record, so the old object is
+            # kept under its own address until it is dealt with. A crash in between leaves it
+            # there, not in the configuration: the next plan cancels or forgets it.
+            self.store.put(
+                replace(old, address=deposed, pending_token=None),
+                operation=self.operation,
+                action="depose",
+            )
+        for step in steps:
             match step:
                 case Step.CREATE:
                     self._create(change)
@@ -271,11 +285,17 @@ class Applier:
                     self.progress(change.address, "destroying", old.remote_id)
                     with contextlib.suppress(NotFound):  # already gone: the goal of a delete
                         self.provider.delete_file(old.remote_id)
-                    if not created:
-                        self.store.remove(change.address, operation=self.operation, action="delete")
+                    self.store.remove(
+                        deposed if created else change.address,
+                        operation=self.operation,
+                        action="delete",
+                    )
                 case Step.FORGET:
-                    if not created:
-                        self.store.remove(change.address, operation=self.operation, action="forget")
+                    self.store.remove(
+                        deposed if created else change.address,
+                        operation=self.operation,
+                        action="forget",
+                    )
 
     def _create(self, change: Change) -> None:
         resource = self.configuration.resources[change.address]

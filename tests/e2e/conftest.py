@@ -63,7 +63,7 @@ class Ftctl:
             'resource "openai_file" "train" {\n  file = "data/train.jsonl"\n}\n' + blocks
         )
 
-    def apply_killed_after_create(self) -> None:
+    def apply_killed_after_create(self, jobs_then: int = 1) -> None:
         """`ftctl apply` as a process, killed (SIGKILL) once the server has created the job
         and before ftctl hears of it: the emulator holds the answer 30 s for that."""
         self.emu.arm(
@@ -88,7 +88,7 @@ class Ftctl:
             stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 30
-        while not self.jobs():
+        while len(self.jobs()) < jobs_then:
             assert process.poll() is None and time.monotonic() < deadline, "no job was created"
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=10)

@@ -87,3 +87,20 @@ def test_bad_paths_and_terraform_spellings(ftctl: Ftctl) -> None:
     assert missing.exit_code == 1 and "/nonexistent/dir/plan.json" in missing.output
     assert ftctl("plan", "-refresh=false", "-detailed-exitcode").exit_code == 2
     assert ftctl("apply", "-auto-approve", "-lock-timeout=1s").exit_code == 0
+
+
+def test_a_crash_inside_a_create_before_destroy_replacement_loses_no_job(ftctl: Ftctl) -> None:
+    ftctl.edit('  suffix        = "support-v1"\n', LIFECYCLE)
+    assert ftctl("apply", "--auto-approve").exit_code == 0
+    [old] = ftctl.jobs()
+    ftctl.edit('suffix        = "support-v1"', 'suffix        = "support-v2"')
+    # Killed once the new job exists, before the old one is cancelled.
+    ftctl.apply_killed_after_create(jobs_then=2)
+    listed = ftctl("state", "list").output.splitlines()
+    assert "openai_fine_tuning_job.support~deposed" in listed  # the old job is still tracked
+    recovered = ftctl("apply", "--auto-approve", "--no-color")
+    assert recovered.exit_code == 0, recovered.output
+    jobs = {str(j["id"]): j for j in ftctl.jobs()}
+    assert len(jobs) == 2 and jobs[str(old["id"])]["status"] == "cancelled"
+    assert "openai_fine_tuning_job.support~deposed" not in ftctl("state", "list").output
+    assert ftctl("plan", "--detailed-exitcode").exit_code == 0
