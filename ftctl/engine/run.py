@@ -31,6 +31,9 @@ from ftctl.state.model import ResourceState, State
 
 # The address suffix of an object a create_before_destroy replacement has not yet dealt with.
 DEPOSED = "~deposed"
+# With no earlier answer to date it, an ambiguous upload is looked for this far before the
+# failed answer (seconds): an upload completes well within it, and the content must match.
+UPLOAD_WINDOW = 300
 
 # Hooks report progress to a view: (address, event, detail).
 Progress = Callable[[str, str, str], None]
@@ -310,7 +313,16 @@ class Applier:
         self.progress(change.address, "creating", "")
         if resource.type == openai_file.TYPE:
             path = self.configuration.directory / str(desired.arguments["file"])
-            uploaded = self.provider.upload_file(path, str(desired.arguments["purpose"]))
+            before = self.provider.server_time()
+            try:
+                uploaded = self.provider.upload_file(path, str(desired.arguments["purpose"]))
+            except Ambiguous:
+                # The answer was lost: the file may have arrived. Adopt it, if its content is
+                # ours, rather than upload a second copy nobody tracks.
+                arrived = self._arrived(path, str(desired.arguments["sha256"]), before)
+                if arrived is None:
+                    raise
+                uploaded = arrived
             self.store.put(
                 ResourceState(
                     address=change.address,
@@ -358,6 +370,16 @@ class Applier:
             action="create",
         )
         self.progress(change.address, "created", job.id)
+
+    def _arrived(self, path: Path, sha256: str, before: int | None) -> RemoteFile | None:
+        after = self.provider.server_time()  # the failed answer's Date, when there was one
+        since = before if before is not None else after - UPLOAD_WINDOW if after else None
+        if since is None:
+            return None
+        candidate = self.provider.find_file(path.name, path.stat().st_size, since)
+        if candidate is None or self.provider.get_file(candidate.id)[1] != sha256:
+            return None
+        return candidate
 
     def _current(self, address: str) -> ResourceState:
         return self.store.snapshot().resources[address]

@@ -151,10 +151,21 @@ class OpenAIProvider:
         except OSError as exc:
             raise ProviderError(f"{what} failed: cannot read the file ({exc.strerror}).") from exc
         with self._translated(what, acts=True):
-            uploaded = self._api.files.create(
+            # Sent once: a retry after a lost answer would leave a second, untracked upload.
+            # The engine looks the file up with find_file instead.
+            uploaded = self._api.with_options(max_retries=0).files.create(
                 file=(path.name, content), purpose=cast("FilePurpose", purpose)
             )
             return _remote_file(uploaded, len(content))
+
+    def find_file(self, filename: str, size: int, since: int) -> RemoteFile | None:
+        with self._translated(f"Looking for the upload of {filename}"):
+            for file in self._api.files.list(purpose="fine-tune", order="desc", limit=100).data:
+                if file.created_at < since:
+                    return None  # newest first: nothing older can be the upload in question
+                if file.filename == filename and file.bytes == size:
+                    return _remote_file(file, size)
+        return None
 
     def delete_file(self, file_id: str) -> None:
         with self._translated(f"Deleting file {file_id}", acts=True):

@@ -104,3 +104,15 @@ def test_a_crash_inside_a_create_before_destroy_replacement_loses_no_job(ftctl: 
     assert len(jobs) == 2 and jobs[str(old["id"])]["status"] == "cancelled"
     assert "openai_fine_tuning_job.support~deposed" not in ftctl("state", "list").output
     assert ftctl("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_an_upload_whose_answer_is_lost_is_adopted_not_repeated(ftctl: Ftctl) -> None:
+    ftctl.emu.arm(method="POST", path="/v1/files", status=500, after_commit=True)
+    applied = ftctl("apply", "--auto-approve", "--no-color")
+    assert applied.exit_code == 0, applied.output
+    files = ftctl.emu.raw().get("files", params={"purpose": "fine-tune"}).json()["data"]
+    assert len(files) == 1
+    assert [r["path"] for r in ftctl.emu.requests() if r["method"] == "POST"].count(
+        "/v1/files"
+    ) == 1
+    assert ftctl("plan", "--detailed-exitcode").exit_code == 0
