@@ -127,7 +127,8 @@ def _import_file(
     desired = desired_resource(configuration, address, remote_ids(current))
     # The content decides: the remote file's own digest is recorded, so a local file that
     # differs plans a new upload instead of being taken as the same.
-    applied = {**desired.arguments, "sha256": digest}
+    # The file's own purpose too: another purpose is a real difference, planned as such.
+    applied = {**desired.arguments, "sha256": digest, "purpose": remote.purpose}
     store.put(
         ResourceState(
             address=address,

@@ -60,9 +60,12 @@ def remote_ids(state: State) -> dict[str, str]:
 
 def tracked_resources(refreshed: Refreshed) -> list[Tracked]:
     tracked = []
+    live = {r.remote_id for a, r in refreshed.state.resources.items() if not a.endswith(DEPOSED)}
     for resource in refreshed.state.resources.values():
         if resource.remote_id is None:
             continue  # a create still pending: recovered before planning, or planned again
+        if resource.address.endswith(DEPOSED) and resource.remote_id in live:
+            continue  # the same object is still the live record: never remove it twice
         remote = refreshed.observed.get(resource.address)
         observed = dict(resource.observed)
         if remote is not None:
@@ -145,7 +148,10 @@ def make(
         tracked_resources(refreshed),
         now,
         replace=tuple(replace_addresses),
-        targets=tuple(targets),
+        # A target takes its deposed object along: it is part of that resource's replacement.
+        targets=tuple(
+            (*targets, *(f"{t}{DEPOSED}" for t in targets if f"{t}{DEPOSED}" in state.resources))
+        ),
         lineage=state.lineage,
         serial=state.serial,
     )
@@ -224,8 +230,12 @@ class Applier:
                 # Every change of the wave finishes (and is recorded) before an error stops
                 # the apply: nothing in flight is abandoned.
                 errors = [e for f in outcomes if (e := f.exception()) is not None]
-                if errors:
+                if len(errors) == 1:
                     raise errors[0]
+                if errors:
+                    raise FtctlError(
+                        f"{len(errors)} changes failed:\n" + "\n".join(f"  {e}" for e in errors)
+                    ) from errors[0]
         return True
 
     def _one(self, change: Change) -> None:
@@ -250,7 +260,17 @@ class Applier:
         created = False
         deposed = f"{change.address}{DEPOSED}"
         steps = change.action.steps
-        if old is not None and old.remote_id and steps[0] is Step.CREATE and len(steps) > 1:
+        deposing = bool(
+            old is not None and old.remote_id and steps[0] is Step.CREATE and len(steps) > 1
+        )
+        if deposing:
+            assert old is not None
+            if deposed in self.store.snapshot().resources:
+                # One deposed object per address: overwriting it would lose track of its job.
+                raise FtctlError(
+                    f"{deposed} still holds an earlier replaced object; run ftctl apply "
+                    f"(or target {deposed}) to deal with it first."
+                )
             # create_before_destroy: the create overwrites the record, so the old object is
             # kept under its own address until it is dealt with. A crash in between leaves it
             # there, not in the configuration: the next plan cancels or forgets it.
@@ -262,7 +282,14 @@ class Applier:
         for step in steps:
             match step:
                 case Step.CREATE:
-                    self._create(change)
+                    try:
+                        self._create(change)
+                    except Exception:
+                        unchanged = old and replace(old, updated_at=None)
+                        if deposing and self._current_or_none(change.address) == unchanged:
+                            # Nothing replaced the old object: it is still the live record.
+                            self.store.remove(deposed, operation=self.operation, action="undepose")
+                        raise
                     created = True
                 case Step.UPDATE:
                     current = self._current(change.address)
@@ -380,6 +407,10 @@ class Applier:
         if candidate is None or self.provider.get_file(candidate.id)[1] != sha256:
             return None
         return candidate
+
+    def _current_or_none(self, address: str) -> ResourceState | None:
+        current = self.store.snapshot().resources.get(address)
+        return None if current is None else replace(current, updated_at=None)
 
     def _current(self, address: str) -> ResourceState:
         return self.store.snapshot().resources[address]

@@ -116,3 +116,54 @@ def test_an_upload_whose_answer_is_lost_is_adopted_not_repeated(ftctl: Ftctl) ->
         "/v1/files"
     ) == 1
     assert ftctl("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_a_refused_create_before_destroy_leaves_no_deposed_copy_behind(ftctl: Ftctl) -> None:
+    ftctl.edit('  suffix        = "support-v1"\n', LIFECYCLE)
+    assert ftctl("apply", "--auto-approve").exit_code == 0
+    [old] = ftctl.jobs()
+    ftctl.edit('suffix        = "support-v1"', 'suffix        = "support-v2"')
+    ftctl.emu.arm(method="POST", path=JOBS, status=400)
+    assert ftctl("apply", "--auto-approve").exit_code == 1
+    assert "~deposed" not in ftctl("state", "list").output
+    ftctl.edit('suffix        = "support-v2"', 'suffix        = "support-v1"')  # keep the old job
+    assert ftctl("apply", "--auto-approve").exit_code == 0
+    assert [j["status"] for j in ftctl.jobs()] == [old["status"]]  # never cancelled
+
+
+def test_a_deposed_job_whose_cancel_failed_is_never_dropped_even_with_target(
+    ftctl: Ftctl,
+) -> None:
+    ftctl.edit('  suffix        = "support-v1"\n', LIFECYCLE)
+    assert ftctl("apply", "--auto-approve").exit_code == 0
+    ftctl.edit('suffix        = "support-v1"', 'suffix        = "support-v2"')
+    ftctl.emu.arm(method="POST", path="/v1/fine_tuning/jobs/*", status=400)  # the cancel fails
+    assert ftctl("apply", "--auto-approve").exit_code == 1
+    assert "openai_fine_tuning_job.support~deposed" in ftctl("state", "list").output
+    ftctl.edit('suffix        = "support-v2"', 'suffix        = "support-v3"')
+    applied = ftctl("apply", "--auto-approve", "-target=openai_fine_tuning_job.support")
+    assert applied.exit_code == 0, applied.output
+    tracked = ftctl("show", "--json").output
+    untracked_running = [
+        j for j in ftctl.jobs() if j["status"] != "cancelled" and str(j["id"]) not in tracked
+    ]
+    assert untracked_running == []
+    assert "~deposed" not in ftctl("state", "list").output
+
+
+def test_an_imported_file_of_another_purpose_plans_a_replacement(ftctl: Ftctl) -> None:
+    from tests.harness import upload
+
+    data = (ftctl.project / "data" / "train.jsonl").read_bytes()
+    file_id = upload(ftctl.emu.client(), data, purpose="batch")
+    assert ftctl("import", "openai_file.train", file_id).exit_code == 0
+    planned = ftctl("plan", "--no-color")
+    assert "# openai_file.train must be replaced" in planned.output
+
+
+def test_every_failure_of_a_wave_is_reported(ftctl: Ftctl) -> None:
+    ftctl.write_jobs(2)
+    ftctl.emu.arm(method="POST", path=JOBS, status=400, times=2)
+    applied = ftctl("apply", "--auto-approve", "--no-color")
+    assert applied.exit_code == 1
+    assert "2 changes failed" in applied.output
