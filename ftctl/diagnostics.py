@@ -107,3 +107,13 @@ def render(diagnostic: Diagnostic, sources: Mapping[str, str]) -> str:
 
 class FtctlError(Exception):
     """A failure that aborts a command, with a message fit for the user."""
+
+
+class DiagnosticsError(FtctlError):
+    """Problems found while planning (evaluation errors, a prevent_destroy violation), to be
+    rendered like the configuration's own diagnostics."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic], sources: Mapping[str, str]) -> None:
+        self.diagnostics = list(diagnostics)
+        self.sources = sources
+        super().__init__("; ".join(d.summary for d in self.diagnostics))

@@ -147,6 +147,9 @@ class Reason(StrEnum):
     CANCELLED_OUT_OF_BAND = "cancelled_out_of_band"
     PAST_DEADLINE = "past_deadline"  # created_at + cancel_after_timeout <= the server's now
     SETTINGS_CHANGED = "settings_changed"  # only ftctl's own settings differ
+    EACH_KEY_REMOVED = "each_key_removed"  # the key left the resource's for_each
+    COUNT_INDEX_REMOVED = "count_index_removed"  # the index is beyond the resource's count
+    REPLACE_TRIGGERED = "replace_triggered"  # lifecycle.replace_triggered_by fired
 
     @property
     def action_reason(self) -> str:
@@ -169,6 +172,12 @@ class Reason(StrEnum):
                 return "cancel_because_past_deadline"
             case Reason.SETTINGS_CHANGED:
                 return "update_because_settings_changed"
+            case Reason.EACH_KEY_REMOVED:
+                return "delete_because_each_key"
+            case Reason.COUNT_INDEX_REMOVED:
+                return "delete_because_count_index"
+            case Reason.REPLACE_TRIGGERED:
+                return "replace_by_triggers"
             case _:
                 assert_never(self)
 
@@ -264,6 +273,40 @@ class Summary:
 
 
 @dataclass(frozen=True, kw_only=True)
+class OutputChange:
+    """An output's planned value against the one recorded by the last apply. A sensitive
+    value is never written into the plan: apply evaluates outputs again."""
+
+    name: str
+    actions: tuple[str, ...]  # ("create",), ("update",), ("delete",) or ("no-op",)
+    before: Any
+    after: Any
+    after_unknown: bool
+    sensitive: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "actions": list(self.actions),
+            "before": None if self.sensitive else self.before,
+            "after": None if self.sensitive else self.after,
+            "after_unknown": self.after_unknown,
+            "before_sensitive": self.sensitive,
+            "after_sensitive": self.sensitive,
+        }
+
+    @classmethod
+    def from_json(cls, name: str, document: Mapping[str, Any]) -> "OutputChange":
+        return cls(
+            name=name,
+            actions=tuple(document["actions"]),
+            before=document["before"],
+            after=document["after"],
+            after_unknown=bool(document["after_unknown"]),
+            sensitive=bool(document["after_sensitive"]),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class Plan:
     """Every change, in the order apply takes them: removals first, dependents before what
     they depend on; then the rest, dependencies first."""
@@ -275,11 +318,14 @@ class Plan:
     # The state the plan was made from: apply refuses the plan once either has moved.
     state_lineage: str
     state_serial: int
+    output_changes: tuple[OutputChange, ...] = ()
 
     @property
     def applyable(self) -> bool:
         """Anything to do; what --detailed-exitcode reports as 2."""
-        return any(change.action is not Action.NO_OP for change in self.changes)
+        return any(change.action is not Action.NO_OP for change in self.changes) or any(
+            output.actions != ("no-op",) for output in self.output_changes
+        )
 
     def summary(self) -> Summary:
         words = [word for change in self.changes for word in change.action.json_actions]
@@ -298,6 +344,7 @@ class Plan:
             "timestamp": datetime.fromtimestamp(self.created_at, UTC).strftime(_TIMESTAMP_FORMAT),
             "applyable": self.applyable,
             "resource_changes": [change.to_json() for change in self.changes],
+            "output_changes": {o.name: o.to_json() for o in self.output_changes},
             "ftctl": {
                 "state_lineage": self.state_lineage,
                 "state_serial": self.state_serial,
@@ -321,6 +368,10 @@ class Plan:
                 created_at=int(stamp.replace(tzinfo=UTC).timestamp()),
                 state_lineage=own["state_lineage"],
                 state_serial=own["state_serial"],
+                output_changes=tuple(
+                    OutputChange.from_json(name, body)
+                    for name, body in document.get("output_changes", {}).items()
+                ),
             )
         except PlanFormatError:
             raise

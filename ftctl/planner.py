@@ -89,15 +89,21 @@ def make_plan(
     now: int,
     *,
     replace: Iterable[str] = (),
+    triggered: Iterable[str] = (),
     targets: Iterable[str] = (),
+    declared: Collection[str] = (),
     lineage: str,
     serial: int,
 ) -> Plan:
-    """The plan that takes `tracked` to `desired`. ValueError for inputs no valid config and
-    state produce (duplicate addresses, unknown types, dependency cycles, non-JSON values)."""
+    """The plan that takes `tracked` to `desired`. `triggered`: addresses to replace because
+    their replace_triggered_by fired; `declared`: resource addresses (TYPE.NAME) the
+    configuration has, to say why one of their instances goes. ValueError for inputs no valid
+    config and state produce (duplicate addresses, unknown types, dependency cycles, non-JSON
+    values)."""
     wanted = _by_address(map(_plain_desired, desired))
     known = _by_address(map(_plain_tracked, tracked))
     requested = frozenset(replace)
+    fired = frozenset(triggered) - requested
     targeted = frozenset(targets)
     new_edges = {
         address: frozenset(dep for dep in item.depends_on if dep in wanted)
@@ -129,13 +135,13 @@ def make_plan(
         item = wanted[address]
         stale = frozenset(renewed[dep] for dep in new_edges[address] if dep in renewed)
         change = _plan_wanted(
-            item, _unknown_where(item.arguments, stale), known.get(address), now, requested
+            item, _unknown_where(item.arguments, stale), known.get(address), now, requested, fired
         )
         if change.action.creates and address in known:
             renewed[address] = known[address].remote_id
         changes[address] = change
     for address in scope - set(wanted):
-        changes[address] = _plan_removed(known[address])
+        changes[address] = _plan_removed(known[address], frozenset(declared))
 
     removed = [a for a in changes if changes[a].action.removes]
     kept = [a for a in changes if not changes[a].action.removes]
@@ -152,12 +158,33 @@ def make_plan(
     )
 
 
+def plan_change(
+    item: Desired,
+    old: Tracked | None,
+    now: int,
+    requested: Collection[str] = (),
+    triggered: Collection[str] = (),
+) -> Change:
+    """One resource's change as make_plan plans it, for a caller that needs each resource's
+    outcome before it can say what the next one wants (references to a new object's id)."""
+    plain = _plain_desired(item)
+    return _plan_wanted(
+        plain,
+        plain.arguments,
+        None if old is None else _plain_tracked(old),
+        now,
+        frozenset(requested),
+        frozenset(triggered),
+    )
+
+
 def _plan_wanted(
     item: Desired,
     arguments: Mapping[str, Any],
     old: Tracked | None,
     now: int,
     requested: Collection[str],
+    triggered: Collection[str] = (),
 ) -> Change:
     kind = _kind(item.type)
     settings = _settings(item.settings)
@@ -175,6 +202,8 @@ def _plan_wanted(
         replacing = Reason.TAINTED
     elif item.address in requested:
         replacing = Reason.REPLACE_REQUESTED
+    elif item.address in triggered:
+        replacing = Reason.REPLACE_TRIGGERED
     elif paths:
         replacing = Reason.ARGUMENT_CHANGED
     if replacing is not None:
@@ -212,8 +241,12 @@ def _plan_wanted(
     return _change(item, Action.NO_OP, reason, before, after, (), warnings)
 
 
-def _plan_removed(old: Tracked) -> Change:
+def _plan_removed(old: Tracked, declared: Collection[str] = ()) -> Change:
     kind = _kind(old.type)
+    reason = Reason.NOT_IN_CONFIGURATION
+    resource, bracket, key = old.address.partition("[")
+    if bracket and resource in declared and not old.address.endswith("~deposed"):
+        reason = Reason.EACH_KEY_REMOVED if key.startswith('"') else Reason.COUNT_INDEX_REMOVED
     match kind:
         case _Kind.FILE:
             action = Action.DELETE
@@ -223,7 +256,7 @@ def _plan_removed(old: Tracked) -> Change:
             action = Action.FORGET if finished else Action.CANCEL_THEN_FORGET
         case _:
             assert_never(kind)
-    return _change(old, action, Reason.NOT_IN_CONFIGURATION, _old_view(old), None)
+    return _change(old, action, reason, _old_view(old), None)
 
 
 def _replacement(kind: _Kind, finished: bool, create_first: bool) -> Action:
@@ -252,7 +285,7 @@ def _change(
     return Change(
         address=item.address,
         type=item.type,
-        name=item.address.removeprefix(f"{item.type}."),
+        name=item.address.removeprefix(f"{item.type}.").split("[", 1)[0],
         action=action,
         reason=reason,
         before=before,

@@ -4,8 +4,10 @@ import typer
 
 from ftctl import __version__
 from ftctl.cli.apply import apply
+from ftctl.cli.common import VariablesCommand
 from ftctl.cli.emulator import emulator_app
 from ftctl.cli.import_ import import_command
+from ftctl.cli.output import output
 from ftctl.cli.plan import plan
 from ftctl.cli.refresh import refresh_command
 from ftctl.cli.show import show, state_app
@@ -20,12 +22,13 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(emulator_app, name="emulator")
-app.command()(validate)
-app.command()(plan)
-app.command()(apply)
-app.command("refresh")(refresh_command)
+app.command(cls=VariablesCommand)(validate)
+app.command(cls=VariablesCommand)(plan)
+app.command(cls=VariablesCommand)(apply)
+app.command("refresh", cls=VariablesCommand)(refresh_command)
 app.command()(show)
-app.command("import")(import_command)
+app.command("import", cls=VariablesCommand)(import_command)
+app.command("output")(output)
 app.add_typer(state_app, name="state")
 
 

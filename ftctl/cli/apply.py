@@ -14,6 +14,8 @@ from pathlib import Path
 import typer
 
 from ftctl.cli.common import (
+    VAR_FILE_HELP,
+    VAR_HELP,
     configuration_or_exit,
     duration,
     fail,
@@ -25,6 +27,7 @@ from ftctl.engine.run import (
     Progress,
     changed_since,
     make,
+    record_outputs,
     recover_pending,
     refresh,
     state_path,
@@ -32,6 +35,7 @@ from ftctl.engine.run import (
 )
 from ftctl.plan import Plan, PlanFormatError
 from ftctl.views.plan import render_plan
+from ftctl.views.values import render_value
 
 _VERBS = {
     "creating": "Creating...",
@@ -41,8 +45,11 @@ _VERBS = {
 
 
 def apply(
+    ctx: typer.Context,
     planfile: Path = typer.Argument(None, help="A plan saved by `ftctl plan --out FILE`."),
     chdir: Path = typer.Option(Path("."), "--chdir", "-chdir", help="Directory of the .tf files."),
+    var: list[str] = typer.Option([], "--var", "-var", help=VAR_HELP),
+    var_file: list[str] = typer.Option([], "--var-file", "-var-file", help=VAR_FILE_HELP),
     state: str = typer.Option(None, "--state", "-state", help="State file (or FTCTL_STATE)."),
     auto_approve: bool = typer.Option(
         False, "--auto-approve", "-auto-approve", help="Apply without asking."
@@ -59,14 +66,17 @@ def apply(
         False, "--wait", "-wait", help="Then poll until every job it touched has finished."
     ),
     poll_seconds: float = typer.Option(
-        30.0, "--poll-interval", help="Seconds between polls with --wait.", min=0.01
+        30.0,
+        "--poll-interval",
+        help="Seconds between polls, with --wait or for a job a later resource needs.",
+        min=0.01,
     ),
     no_color: bool = typer.Option(False, "--no-color", "-no-color", help="No colour."),
 ) -> None:
     """Create, replace or cancel jobs and upload files so the API matches the configuration."""
     from ftctl.state.store import StateStore
 
-    configuration = configuration_or_exit(chdir, no_color)
+    configuration = configuration_or_exit(ctx, chdir, no_color)
     saved = _read_plan(planfile) if planfile is not None else None
     with (
         reported_errors(),
@@ -106,9 +116,15 @@ def apply(
                 _confirm()
         with _interrupts() as interrupted:
             applier = Applier(
-                configuration, store, provider, _progress(), stop_requested=interrupted.is_set
+                configuration,
+                store,
+                provider,
+                _progress(),
+                stop_requested=interrupted.is_set,
+                poll_seconds=poll_seconds,
             )
             finished = applier.apply(chosen, parallelism)
+            record_outputs(store, configuration, "apply")
         if not finished:
             typer.secho(
                 "\nInterrupted: the calls in flight finished, and the state records "
@@ -122,6 +138,9 @@ def apply(
             if wait_for_jobs
             else {}
         )
+        if wait_for_jobs:
+            record_outputs(store, configuration, "apply")
+        outputs = store.snapshot().outputs
     counts = applier.counts
     typer.secho(
         f"\nApply complete! Resources: {counts['added']} added, {counts['changed']} changed, "
@@ -129,6 +148,11 @@ def apply(
         fg="green",
         bold=True,
     )
+    if outputs:
+        typer.echo("\nOutputs:\n")
+        for name, recorded in sorted(outputs.items()):
+            shown = "<sensitive>" if recorded.sensitive else render_value(recorded.value)
+            typer.echo(f"{name} = {shown}")
     failed = sorted(a for a, status in statuses.items() if status != "succeeded")
     if failed:
         fail("Not every job succeeded: " + ", ".join(f"{a} ({statuses[a]})" for a in failed))
@@ -188,5 +212,7 @@ def _progress() -> Progress:
             typer.echo(f"{address}: Modifications complete")
         elif event == "status":
             typer.echo(f"{address}: status {detail}")
+        elif event == "waiting":
+            typer.echo(f"{address}: Waiting for {detail} to finish: it needs the result...")
 
     return report

@@ -2,31 +2,88 @@
 provider, and turning ftctl's errors into messages and exit codes."""
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
+from typer.core import TyperCommand
 
-from ftctl.diagnostics import Diagnostics, FtctlError, Severity
-from ftctl.lang.config import Configuration, load_configuration
+from ftctl.diagnostics import Diagnostic, Diagnostics, DiagnosticsError, FtctlError, Severity
+from ftctl.lang.config import Configuration
+from ftctl.lang.variables import VariableInput
 from ftctl.provider.base import Provider, ProviderError
 from ftctl.state.model import State, StateError
 from ftctl.views import diagnostics as diagnostics_view
 
 
-def configuration_or_exit(directory: Path, no_color: bool) -> Configuration:
-    """The configuration, after showing its diagnostics; exit 1 (before any API call) if any
-    is an error."""
-    configuration, problems = load_configuration(directory)
+class VariablesCommand(TyperCommand):
+    """Keeps the raw arguments: --var and --var-file apply in command-line order, which click
+    loses between two options."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        ctx.meta[_ARGS] = list(args)
+        return super().parse_args(ctx, args)
+
+
+_ARGS = "ftctl.arguments"
+_VARIABLE_OPTIONS = {
+    "--var": "var",
+    "-var": "var",
+    "--var-file": "var-file",
+    "-var-file": "var-file",
+}
+
+
+def variable_inputs(ctx: typer.Context) -> list[VariableInput]:
+    """The command's -var and -var-file options, in the order given."""
+    args = ctx.meta.get(_ARGS, [])
+    found: list[VariableInput] = []
+    index = 0
+    while index < len(args):
+        word = args[index]
+        if word == "--":
+            break
+        name, equals, value = word.partition("=")
+        if name in _VARIABLE_OPTIONS:
+            if not equals:
+                index += 1
+                value = args[index] if index < len(args) else ""
+            found.append(VariableInput(_VARIABLE_OPTIONS[name], value))
+        index += 1
+    return found
+
+
+def configuration_or_exit(
+    ctx: typer.Context | None, directory: Path, no_color: bool, *, require_variables: bool = True
+) -> Configuration:
+    """The configuration with its variables, after showing its diagnostics; exit 1 (before
+    any API call) if any is an error."""
+    from ftctl.engine.desired import prepare
+
+    inputs = variable_inputs(ctx) if ctx is not None else []
+    configuration, problems = prepare(
+        directory, inputs, os.environ, require_variables=require_variables
+    )
+    show_diagnostics(problems, configuration.sources, no_color)
+    return configuration
+
+
+def show_diagnostics(
+    problems: Iterable[Diagnostic], sources: Mapping[str, str], no_color: bool
+) -> None:
+    """Shows the problems; exits 1 if any is an error."""
     found = Diagnostics(problems).sorted()
     if found:
         out = diagnostics_view.console(no_color, stderr=True)
-        diagnostics_view.show(found, configuration.sources, out)
+        diagnostics_view.show(found, sources, out)
     if any(d.severity is Severity.ERROR for d in found):
         raise typer.Exit(1)
-    return configuration
+
+
+VAR_HELP = "Set a variable: NAME=VALUE (repeatable; later wins)."
+VAR_FILE_HELP = "Read variables from a .tfvars or .tfvars.json file (repeatable)."
 
 
 @contextmanager
@@ -71,6 +128,9 @@ def reported_errors() -> Iterator[None]:
     """ftctl's own errors become one message and exit 1; never a traceback."""
     try:
         yield
+    except DiagnosticsError as exc:
+        show_diagnostics(exc.diagnostics, exc.sources, no_color=False)
+        raise typer.Exit(1) from None
     except (ProviderError, StateError, FtctlError) as exc:
         fail(str(exc))
     except OSError as exc:  # a file ftctl was asked to read or write

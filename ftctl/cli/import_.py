@@ -8,15 +8,17 @@ from typing import TYPE_CHECKING
 import typer
 
 from ftctl.cli.common import (
+    VAR_FILE_HELP,
+    VAR_HELP,
     configuration_or_exit,
     duration,
     fail,
     open_provider,
     reported_errors,
 )
-from ftctl.engine.desired import desired_resource
+from ftctl.engine.desired import desired_resource, resource_of
 from ftctl.engine.importing import block_name, generated_block, reconcile
-from ftctl.engine.run import file_attributes, job_attributes, remote_ids, state_path
+from ftctl.engine.run import file_attributes, job_attributes, state_path, tracked_by_address
 from ftctl.lang.config import Configuration
 from ftctl.provider.base import NotFound, Provider
 from ftctl.resources import file as openai_file
@@ -28,9 +30,12 @@ if TYPE_CHECKING:
 
 
 def import_command(
+    ctx: typer.Context,
     first: str = typer.Argument(..., help="ADDRESS, or the job ID alone."),
     second: str = typer.Argument(None, help="The job ID, when ADDRESS is given."),
     chdir: Path = typer.Option(Path("."), "--chdir", "-chdir", help="Directory of the .tf files."),
+    var: list[str] = typer.Option([], "--var", "-var", help=VAR_HELP),
+    var_file: list[str] = typer.Option([], "--var-file", "-var-file", help=VAR_FILE_HELP),
     state: str = typer.Option(None, "--state", "-state", help="State file (or FTCTL_STATE)."),
     generate_config_out: str = typer.Option(
         "imported.tf",
@@ -51,7 +56,7 @@ def import_command(
         # Adopting into a new project: the block ftctl writes will be its first file.
         configuration = Configuration(directory=chdir, sources={}, resources={})
     else:
-        configuration = configuration_or_exit(chdir, no_color)
+        configuration = configuration_or_exit(ctx, chdir, no_color)
     with (
         reported_errors(),
         open_provider(configuration) as provider,
@@ -83,14 +88,14 @@ def import_command(
             target.write_text(existing + ("\n" if existing else "") + generated_block(name, job))
             typer.echo(f"Wrote the block for {job_id} to {target}.")
             address = f"{fine_tuning_job.TYPE}.{name}"
-            configuration = configuration_or_exit(chdir, no_color)
-        resource = configuration.resources.get(address)
+            configuration = configuration_or_exit(ctx, chdir, no_color)
+        resource = configuration.resources.get(resource_of(address))
         if resource is None or resource.type != fine_tuning_job.TYPE:
             fail(
                 f"No {fine_tuning_job.TYPE} block {address} in the configuration: add one, "
                 f"or run ftctl import {job_id} to have ftctl write it."
             )
-        desired = desired_resource(configuration, address, remote_ids(current))
+        desired = desired_resource(configuration, address, tracked_by_address(current))
         store.put(
             ResourceState(
                 address=address,
@@ -113,7 +118,7 @@ def _import_file(
     address: str,
     file_id: str,
 ) -> None:
-    resource = configuration.resources.get(address)
+    resource = configuration.resources.get(resource_of(address))
     if resource is None:
         fail(f"No {openai_file.TYPE} block {address} in the configuration: add one first.")
     current = store.snapshot()
@@ -124,7 +129,7 @@ def _import_file(
         remote, digest = provider.get_file(file_id)
     except NotFound:
         fail(f"No file {file_id}: check the ID, and the key's project.")
-    desired = desired_resource(configuration, address, remote_ids(current))
+    desired = desired_resource(configuration, address, tracked_by_address(current))
     # The content decides: the remote file's own digest is recorded, so a local file that
     # differs plans a new upload instead of being taken as the same.
     # The file's own purpose too: another purpose is a real difference, planned as such.

@@ -8,6 +8,8 @@ from pathlib import Path
 import typer
 
 from ftctl.cli.common import (
+    VAR_FILE_HELP,
+    VAR_HELP,
     configuration_or_exit,
     open_provider,
     read_state,
@@ -19,7 +21,10 @@ from ftctl.views.plan import render_plan
 
 
 def plan(
+    ctx: typer.Context,
     chdir: Path = typer.Option(Path("."), "--chdir", "-chdir", help="Directory of the .tf files."),
+    var: list[str] = typer.Option([], "--var", "-var", help=VAR_HELP),
+    var_file: list[str] = typer.Option([], "--var-file", "-var-file", help=VAR_FILE_HELP),
     state: str = typer.Option(None, "--state", "-state", help="State file (or FTCTL_STATE)."),
     out: Path = typer.Option(None, "--out", "-out", help="Save the plan for `ftctl apply FILE`."),
     json_output: bool = typer.Option(False, "--json", "-json", help="Print the plan as JSON."),
@@ -46,7 +51,7 @@ def plan(
     ),
 ) -> None:
     """Show what apply would change."""
-    configuration = configuration_or_exit(chdir, no_color)
+    configuration = configuration_or_exit(ctx, chdir, no_color)
     no_refresh = no_refresh or (refresh_option or "").lower() == "false"
     with reported_errors():
         current = read_state(state_path(chdir, state, os.environ))

@@ -9,6 +9,8 @@ from pathlib import Path
 import typer
 
 from ftctl.cli.common import (
+    VAR_FILE_HELP,
+    VAR_HELP,
     configuration_or_exit,
     duration,
     fail,
@@ -16,12 +18,15 @@ from ftctl.cli.common import (
     reported_errors,
     warn_missing,
 )
-from ftctl.engine.run import finished_attributes, refresh, state_path
+from ftctl.engine.run import finished_attributes, record_outputs, refresh, state_path
 from ftctl.views.state import status_table
 
 
 def refresh_command(
+    ctx: typer.Context,
     chdir: Path = typer.Option(Path("."), "--chdir", "-chdir", help="Directory of the .tf files."),
+    var: list[str] = typer.Option([], "--var", "-var", help=VAR_HELP),
+    var_file: list[str] = typer.Option([], "--var-file", "-var-file", help=VAR_FILE_HELP),
     state: str = typer.Option(None, "--state", "-state", help="State file (or FTCTL_STATE)."),
     json_output: bool = typer.Option(False, "--json", "-json", help="Print JSON."),
     lock_timeout: str = typer.Option(
@@ -32,7 +37,7 @@ def refresh_command(
     """Record the current status of every tracked job, and report what changed."""
     from ftctl.state.store import StateStore
 
-    configuration = configuration_or_exit(chdir, no_color)
+    configuration = configuration_or_exit(ctx, chdir, no_color)
     path = state_path(chdir, state, os.environ)
     if not path.exists():
         fail(f"No state at {path}: nothing to refresh. Run ftctl apply first.")
@@ -61,6 +66,7 @@ def refresh_command(
                 )
                 if old_status != job.status:
                     drift.append(f"{address}: {old_status} -> {job.status}")
+            record_outputs(store, configuration, "refresh")
             after = store.snapshot()
     warn_missing(refreshed.missing)
     if json_output:

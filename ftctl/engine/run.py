@@ -3,20 +3,23 @@ recovers interrupted creates, refreshes what may have changed, plans, and carrie
 one step at a time, writing the state after every call that changed something remotely."""
 
 import contextlib
+import dataclasses
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from ftctl.diagnostics import FtctlError
-from ftctl.engine.desired import desired_resource, desired_resources
+from ftctl.diagnostics import Diagnostic, DiagnosticsError, FtctlError, Severity, error
+from ftctl.engine.desired import Walk, resource_of, unique
 from ftctl.lang.config import Configuration
-from ftctl.plan import Action, Change, Plan, Step, has_unknowns
-from ftctl.planner import FINISHED_STATUSES, Tracked, make_plan
+from ftctl.lang.values import UNKNOWN, is_known, unmark
+from ftctl.plan import Action, Change, OutputChange, Plan, Step, has_unknowns
+from ftctl.planner import FINISHED_STATUSES, Desired, Tracked, make_plan
 from ftctl.provider.base import (
     Ambiguous,
     NotFound,
@@ -27,7 +30,7 @@ from ftctl.provider.base import (
 )
 from ftctl.resources import file as openai_file
 from ftctl.resources import fine_tuning_job
-from ftctl.state.model import ResourceState, State
+from ftctl.state.model import OutputState, ResourceState, State
 
 # The address suffix of an object a create_before_destroy replacement has not yet dealt with.
 DEPOSED = "~deposed"
@@ -56,6 +59,10 @@ def empty_state() -> State:
 def remote_ids(state: State) -> dict[str, str]:
     """The API id of each tracked address: what references to its `id` resolve to."""
     return {a: r.remote_id for a, r in state.resources.items() if r.remote_id}
+
+
+def tracked_by_address(state: State) -> dict[str, Tracked]:
+    return {t.address: t for t in tracked_resources(Refreshed(state))}
 
 
 def tracked_resources(refreshed: Refreshed) -> list[Tracked]:
@@ -140,20 +147,151 @@ def make(
     replace_addresses: Sequence[str] = (),
     targets: Sequence[str] = (),
 ) -> Plan:
+    """The plan for `configuration` against the refreshed state. Raises DiagnosticsError for
+    what only values show (an evaluation error, a prevent_destroy violation)."""
     state = refreshed.state
     # Deadlines are judged by the API server's clock; without a call this run, by ours.
     now = refreshed.server_time if refreshed.server_time is not None else int(time.time())
-    return make_plan(
-        desired_resources(configuration, remote_ids(state)),
-        tracked_resources(refreshed),
+    tracked = tracked_resources(refreshed)
+    walk = Walk(
+        configuration,
+        configuration.values,
+        {t.address: t for t in tracked},
+        now,
+        replace_addresses,
+    )
+    desired = walk.run()
+    outputs = walk.outputs()
+    if any(p.severity is Severity.ERROR for p in walk.problems):
+        raise DiagnosticsError(unique(walk.problems), configuration.sources)
+    plan = make_plan(
+        desired,
+        tracked,
         now,
         replace=tuple(replace_addresses),
+        triggered=tuple(walk.triggered),
         # A target takes its deposed object along: it is part of that resource's replacement.
         targets=tuple(
             (*targets, *(f"{t}{DEPOSED}" for t in targets if f"{t}{DEPOSED}" in state.resources))
         ),
+        declared=tuple(configuration.resources),
         lineage=state.lineage,
         serial=state.serial,
+    )
+    protected = prevent_destroy_violations(plan, configuration)
+    if protected:
+        raise DiagnosticsError(protected, configuration.sources)
+    return dataclasses.replace(
+        plan, output_changes=output_changes(outputs, state.outputs, configuration)
+    )
+
+
+def prevent_destroy_violations(plan: Plan, configuration: Configuration) -> list[Diagnostic]:
+    """Terraform's "Instance cannot be destroyed", for every change that would cancel, forget,
+    delete or replace an instance of a resource whose block sets lifecycle.prevent_destroy."""
+    found = []
+    for change in plan.changes:
+        resource = configuration.resources.get(resource_of(change.address))
+        if resource is None or not resource.lifecycle.prevent_destroy:
+            continue
+        if change.action in (Action.NO_OP, Action.CREATE, Action.UPDATE):
+            continue
+        found.append(
+            error(
+                "Instance cannot be destroyed",
+                f"Resource {change.address} has lifecycle.prevent_destroy set, but the plan "
+                f"calls for it to be {_destroy_word(change.action)}. To avoid this error and "
+                "continue with the plan, either disable lifecycle.prevent_destroy or reduce the "
+                "scope of the plan using the --target flag.",
+                resource.where,
+            )
+        )
+    return found
+
+
+def _destroy_word(action: Action) -> str:
+    if action.creates:
+        return "replaced"
+    steps = action.steps
+    if Step.CANCEL in steps:
+        return "cancelled"
+    return "deleted" if Step.DELETE in steps else "forgotten"
+
+
+def output_changes(
+    outputs: Mapping[str, Any], recorded: Mapping[str, OutputState], configuration: Configuration
+) -> tuple[OutputChange, ...]:
+    changes = []
+    for name in sorted(set(outputs) | set(recorded)):
+        old = recorded.get(name)
+        if name not in outputs:
+            if old is None:
+                continue
+            changes.append(
+                OutputChange(
+                    name=name,
+                    actions=("delete",),
+                    before=old.value,
+                    after=None,
+                    after_unknown=False,
+                    sensitive=old.sensitive,
+                )
+            )
+            continue
+        value, sensitive = unmark(outputs[name])
+        sensitive = sensitive or configuration.outputs[name].sensitive
+        known = is_known(value)
+        after = output_value(value)
+        if old is None:
+            actions: tuple[str, ...] = ("create",)
+        elif old.value == after and old.sensitive == sensitive:
+            # Unknown parts are recorded as null: a model still training is no change.
+            actions = ("no-op",)
+        else:
+            actions = ("update",)
+        changes.append(
+            OutputChange(
+                name=name,
+                actions=actions,
+                before=None if old is None else old.value,
+                after=after if known else None,
+                after_unknown=not known,
+                sensitive=sensitive,
+            )
+        )
+    return tuple(changes)
+
+
+def output_value(value: Any) -> Any:
+    """A value as state keeps it: plain JSON, sets as lists, anything still unknown as null."""
+    plain, _ = unmark(value)
+    if plain is UNKNOWN:
+        return None
+    if isinstance(plain, dict):
+        return {k: output_value(v) for k, v in plain.items()}
+    if isinstance(plain, list | tuple):
+        return [output_value(v) for v in plain]
+    return plain
+
+
+def record_outputs(store: "OutputWriter", configuration: Configuration, operation: str) -> None:
+    """Evaluates the outputs against the state as it now is, and records them."""
+    state = store.snapshot()
+    tracked = tracked_resources(Refreshed(state))
+    walk = Walk(
+        configuration, configuration.values, {t.address: t for t in tracked}, int(time.time())
+    )
+    walk.run()
+    outputs = walk.outputs()
+    store.put_outputs(
+        {
+            name: OutputState(
+                output_value(value),
+                unmark(value)[1] or configuration.outputs[name].sensitive,
+            )
+            for name, value in outputs.items()
+        },
+        operation=operation,
     )
 
 
@@ -163,6 +301,12 @@ class StateWriter(Protocol):
     def put(self, resource: ResourceState, *, operation: str, action: str) -> ResourceState: ...
 
     def remove(self, address: str, *, operation: str, action: str) -> None: ...
+
+    def snapshot(self) -> State: ...
+
+
+class OutputWriter(Protocol):
+    def put_outputs(self, outputs: Mapping[str, OutputState], *, operation: str) -> None: ...
 
     def snapshot(self) -> State: ...
 
@@ -217,26 +361,73 @@ class Applier:
         default_factory=lambda: {"added": 0, "changed": 0, "destroyed": 0}
     )
     touched_jobs: list[str] = field(default_factory=list)  # addresses, for apply --wait
+    # How often to poll a job that a later resource needs finished (its fine_tuned_model).
+    poll_seconds: float = 30.0
+    sleep: Callable[[float], None] = time.sleep
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def apply(self, plan: Plan, parallelism: int = 1) -> bool:
-        """Carries the plan out, up to `parallelism` changes at a time within each wave;
-        False if stopped on request before the end."""
+        """Carries the plan out, up to `parallelism` changes at a time, each as soon as what it
+        needs is done; False if stopped on request before the end."""
+        removing, creating = phases(plan)
         with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-            for wave in waves(plan):
-                if self.stop_requested():
+            for group in removing:
+                if not self._run(pool, group, {c.address: frozenset() for c in group}):
                     return False
-                outcomes = [pool.submit(self._one, change) for change in wave]
-                # Every change of the wave finishes (and is recorded) before an error stops
-                # the apply: nothing in flight is abandoned.
-                errors = [e for f in outcomes if (e := f.exception()) is not None]
-                if len(errors) == 1:
-                    raise errors[0]
-                if errors:
-                    raise FtctlError(
-                        f"{len(errors)} changes failed:\n" + "\n".join(f"  {e}" for e in errors)
-                    ) from errors[0]
+            needs = self._needs(creating)
+            if creating and not self._run(pool, creating, needs):
+                return False
         return True
+
+    def _needs(self, changes: Sequence[Change]) -> dict[str, frozenset[str]]:
+        """For each change, the other changes it must wait for: those of the resources its
+        configuration refers to, directly or through others."""
+        by_resource: dict[str, list[str]] = {}
+        for change in changes:
+            by_resource.setdefault(resource_of(change.address), []).append(change.address)
+        needs = {}
+        for change in changes:
+            wanted = closure(self.configuration, resource_of(change.address))
+            needs[change.address] = frozenset(
+                a for resource in wanted for a in by_resource.get(resource, [])
+            )
+        return needs
+
+    def _run(
+        self,
+        pool: ThreadPoolExecutor,
+        changes: Sequence[Change],
+        needs: Mapping[str, frozenset[str]],
+    ) -> bool:
+        """Runs `changes` on `pool` in dependency order. Every change in flight finishes (and
+        is recorded) before an error stops the apply: nothing in flight is abandoned."""
+        pending = {c.address: c for c in changes}
+        running: dict[Future[None], str] = {}
+        done: set[str] = set()
+        errors: list[BaseException] = []
+        while pending or running:
+            if not errors and not self.stop_requested():
+                for address, change in list(pending.items()):
+                    if not (needs[address] - done):
+                        running[pool.submit(self._one, change)] = address
+                        del pending[address]
+            if not running:
+                break
+            finished, _ = futures_wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                address = running.pop(future)
+                problem = future.exception()
+                if problem is None:
+                    done.add(address)
+                else:
+                    errors.append(problem)
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            raise FtctlError(
+                f"{len(errors)} changes failed:\n" + "\n".join(f"  {e}" for e in errors)
+            ) from errors[0]
+        return not pending
 
     def _one(self, change: Change) -> None:
         if self.stop_requested():
@@ -327,16 +518,58 @@ class Applier:
                         action="forget",
                     )
 
-    def _create(self, change: Change) -> None:
-        resource = self.configuration.resources[change.address]
-        desired = desired_resource(
-            self.configuration, change.address, remote_ids(self.store.snapshot())
+    def _desire(self, address: str) -> Desired:
+        """What `address` wants now that what it needs exists: evaluated against the state."""
+        state = self.store.snapshot()
+        tracked = tracked_resources(Refreshed(state))
+        walk = Walk(
+            self.configuration,
+            self.configuration.values,
+            {t.address: t for t in tracked},
+            int(time.time()),
         )
+        desired = walk.one(address)
+        if desired is None or any(p.severity is Severity.ERROR for p in walk.problems):
+            raise DiagnosticsError(unique(walk.problems), self.configuration.sources)
+        return desired
+
+    def _settled(self, change: Change) -> Desired:
+        """The change's desire with every value known; first waits for the jobs whose results
+        it needs (a model that exists only once its job has succeeded)."""
+        desired = self._desire(change.address)
+        if not has_unknowns(desired.arguments):
+            return desired
+        resources = self.store.snapshot().resources
+        running = sorted(
+            address
+            for address in desired.depends_on
+            if address in resources
+            and resources[address].type == fine_tuning_job.TYPE
+            and resources[address].observed.get("status") not in FINISHED_STATUSES
+        )
+        if running:
+            self.progress(change.address, "waiting", ", ".join(running))
+            statuses = wait(
+                self.store, self.provider, running, self.progress, self.poll_seconds, self.sleep
+            )
+            failed = {a: s for a, s in statuses.items() if s != "succeeded"}
+            if failed:
+                raise FtctlError(
+                    f"{change.address} was not created: it needs "
+                    + ", ".join(f"{a}, which ended {s}" for a, s in sorted(failed.items()))
+                    + "."
+                )
+            desired = self._desire(change.address)
         if has_unknowns(desired.arguments):
             raise FtctlError(
                 f"{change.address}: a value it needs is still unknown (a resource it refers "
                 "to was not created); nothing was sent for it."
             )
+        return desired
+
+    def _create(self, change: Change) -> None:
+        resource = self.configuration.resources[resource_of(change.address)]
+        desired = self._settled(change)
         self.progress(change.address, "creating", "")
         if resource.type == openai_file.TYPE:
             path = self.configuration.directory / str(desired.arguments["file"])
@@ -416,29 +649,39 @@ class Applier:
         return self.store.snapshot().resources[address]
 
 
-def waves(plan: Plan) -> list[list[Change]]:
-    """The plan's changes in groups whose members never depend on one another, in an order
-    that respects the plan's: removals and in-place changes first (jobs before the files they
-    used), then creates and replacements by layer (files before the jobs that train on them)."""
+def phases(plan: Plan) -> tuple[list[list[Change]], list[Change]]:
+    """The plan's changes in the order apply takes them: removals and in-place changes first,
+    in groups (jobs before the files they used); then creates and replacements, which run as
+    soon as what each needs is done."""
     active = [c for c in plan.changes if c.action is not Action.NO_OP]
     removing = [c for c in active if Step.CREATE not in c.action.steps]
     creating = [c for c in active if Step.CREATE in c.action.steps]
-    by_type = [
-        [c for c in group if c.type == kind]
-        for group in (removing, creating)
-        for kind in (
-            (fine_tuning_job.TYPE, openai_file.TYPE)
-            if group is removing
-            else (openai_file.TYPE, fine_tuning_job.TYPE)
-        )
+    groups = [
+        [c for c in removing if c.type == kind] for kind in (fine_tuning_job.TYPE, openai_file.TYPE)
     ]
-    return [wave for wave in by_type if wave]
+    return [g for g in groups if g], creating
+
+
+def closure(configuration: Configuration, resource: str) -> frozenset[str]:
+    """Every resource `resource` needs, directly or through other resources."""
+    found: set[str] = set()
+    todo = [resource]
+    while todo:
+        for needed in configuration.resource_needs(todo.pop()):
+            if needed not in found:
+                found.add(needed)
+                todo.append(needed)
+    return frozenset(found)
 
 
 def changed_since(plan: Plan, configuration: Configuration, state: State) -> list[str]:
     """Addresses whose creation the configuration now describes differently from the saved
     plan (or no longer describes): applying it would send what nobody reviewed."""
-    desired = {d.address: d for d in desired_resources(configuration, remote_ids(state))}
+    tracked = tracked_resources(Refreshed(state))
+    walk = Walk(
+        configuration, configuration.values, {t.address: t for t in tracked}, int(time.time())
+    )
+    desired = {d.address: d for d in walk.run()}
     changed = []
     for change in plan.changes:
         if Step.CREATE not in change.action.steps:

@@ -1,55 +1,118 @@
-"""A configuration: the resources and provider settings a directory's .tf files declare,
-decoded, checked, and with every reference between resources resolved."""
+"""A configuration: what a directory's .tf files declare (resources, variables, locals, outputs,
+the provider), checked as far as can be without values: block structure, references, and the
+dependency graph, whose cycles are errors."""
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ftctl.diagnostics import Diagnostic, SourceRange, error
 from ftctl.lang.loader import load_directory
-from ftctl.lang.syntax import Block, SourceFile
+from ftctl.lang.syntax import (
+    Attribute,
+    Block,
+    Body,
+    Expression,
+    IndexStep,
+    Literal,
+    SourceFile,
+    Traversal,
+    TupleExpr,
+    traversals,
+)
+from ftctl.lang.types import ANY, TypeError_, TypeSpec, parse_type
 from ftctl.resources import file as openai_file
 from ftctl.resources import fine_tuning_job, provider
-from ftctl.resources.schema import BlockType, Decoder, Kind, Reference
+from ftctl.resources.schema import BlockType, Decoder
 
 RESOURCE_SCHEMAS: Mapping[str, BlockType] = {
     fine_tuning_job.TYPE: fine_tuning_job.SCHEMA,
     openai_file.TYPE: openai_file.SCHEMA,
 }
-# What each resource type exports for others to reference, and of what kind.
-EXPORTS: Mapping[str, Mapping[str, Kind]] = {
-    fine_tuning_job.TYPE: {
-        "id": Kind.STRING,
-        "fine_tuned_model": Kind.STRING,
-        "status": Kind.STRING,
-    },
-    openai_file.TYPE: {
-        "id": Kind.STRING,
-        "bytes": Kind.INTEGER,
-        "filename": Kind.STRING,
-        "sha256": Kind.STRING,
-        "created_at": Kind.INTEGER,
-    },
+# What each resource type exports besides its arguments. FINISH_EXPORTS are known only once a
+# job has finished: a resource that needs one waits for the job.
+EXPORTS: Mapping[str, tuple[str, ...]] = {
+    fine_tuning_job.TYPE: (
+        "id",
+        "status",
+        "fine_tuned_model",
+        "organization_id",
+        "result_files",
+        "validation_loss",
+        "trained_tokens",
+        "created_at",
+        "finished_at",
+        "last_updated",
+    ),
+    openai_file.TYPE: ("id", "bytes", "filename", "sha256", "created_at"),
 }
+FINISH_EXPORTS = frozenset(
+    {"fine_tuned_model", "result_files", "validation_loss", "trained_tokens", "finished_at"}
+)
 SHOWN_DATA_PROBLEMS = 5
-_LATER = ("variable", "locals", "output", "data", "module", "moved", "import", "check")
+CYCLE = "Cycle in the configuration"
+META_ARGUMENTS = ("count", "for_each", "depends_on", "provider", "lifecycle")
+_LATER = ("data", "module", "moved", "import", "check", "removed")
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    create_before_destroy: bool = False
+    prevent_destroy: bool = False
+    ignore_changes: tuple[str, ...] = ()  # top-level argument names
+    ignore_all: bool = False
+    replace_triggered_by: tuple[Traversal, ...] = ()
 
 
 @dataclass(frozen=True)
 class ResourceConfig:
     type: str
     name: str
-    arguments: Mapping[str, Any]
+    body: Body
     where: SourceRange
+    count: Expression | None = None
+    for_each: Expression | None = None
+    depends_on: tuple[Traversal, ...] = ()
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
 
     @property
     def address(self) -> str:
         return f"{self.type}.{self.name}"
 
-    def references(self) -> Iterator[Reference]:
-        yield from _references(self.arguments)
+    def expressions(self) -> Iterator[Expression]:
+        """Every expression of the block that feeds its arguments, meta-arguments excluded."""
+        yield from _body_expressions(self.body, skip=META_ARGUMENTS)
+
+
+@dataclass(frozen=True)
+class Validation:
+    condition: Expression
+    error_message: Expression
+    where: SourceRange
+
+
+@dataclass(frozen=True)
+class VariableConfig:
+    name: str
+    where: SourceRange
+    type: TypeSpec = ANY
+    default: Expression | None = None
+    description: str = ""
+    sensitive: bool = False
+    nullable: bool = True
+    validations: tuple[Validation, ...] = ()
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    name: str
+    value: Expression
+    where: SourceRange
+    description: str = ""
+    sensitive: bool = False
+    depends_on: tuple[Traversal, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,21 +120,79 @@ class Configuration:
     directory: Path
     sources: Mapping[str, str]  # file name -> text, for diagnostics' excerpts
     resources: Mapping[str, ResourceConfig]  # by address, in source order
-    provider: Mapping[str, Any] = field(default_factory=dict)
+    provider_body: Body | None = None
+    variables: Mapping[str, VariableConfig] = field(default_factory=dict)
+    locals: Mapping[str, Attribute] = field(default_factory=dict)
+    outputs: Mapping[str, OutputConfig] = field(default_factory=dict)
+    # Node → the nodes it needs: resources by address, "var.x", "local.x", "output.x".
+    graph: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    has_cycle: bool = False
+    # Every file was read: without one, its declarations are unknown and nothing is evaluated.
+    complete: bool = False
+    # Resources whose blocks have structural errors: evaluated for diagnostics, never planned.
+    invalid: frozenset[str] = frozenset()
+    # Filled in once the variables' values are known (ftctl.engine.desired.prepare):
+    values: Mapping[str, Any] = field(default_factory=dict)  # var.NAME → value
+    provider: Mapping[str, Any] = field(default_factory=dict)  # the provider block's settings
+
+    def resource_order(self) -> list[str]:
+        """Resource addresses with each after every resource it needs (graph has no cycles)."""
+        needs = {a: self.resource_needs(a) for a in self.resources}
+        done: list[str] = []
+        placed: set[str] = set()
+
+        def visit(address: str) -> None:
+            if address in placed:
+                return
+            placed.add(address)
+            for need in sorted(needs[address]):
+                visit(need)
+            done.append(address)
+
+        for address in self.resources:
+            visit(address)
+        return done
+
+    def resource_needs(self, node: str) -> frozenset[str]:
+        """The resources `node` needs, directly or through locals and variables."""
+        found: set[str] = set()
+        seen: set[str] = set()
+        todo = list(self.graph.get(node, ()))
+        while todo:
+            current = todo.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            if current in self.resources:
+                found.add(current)
+            else:
+                todo.extend(self.graph.get(current, ()))
+        return frozenset(found)
 
 
 def load_configuration(directory: Path) -> tuple[Configuration, list[Diagnostic]]:
     files, sources, problems = load_directory(directory)
-    # With a file unread, its resources are unknown: "undeclared" would be a false alarm.
+    # With a file unread, its declarations are unknown: "undeclared" would be a false alarm.
     everything_read = not problems
     reader = _Reader(directory, problems)
     for source in files:
         reader.read(source)
-    reader.resolve_references(report_undeclared=everything_read)
-    for resource in reader.resources.values():
-        if resource.type == openai_file.TYPE:
-            problems += check_data_file(directory, resource)
-    configuration = Configuration(directory, sources, dict(reader.resources), reader.provider)
+    configuration = Configuration(
+        directory,
+        sources,
+        dict(reader.resources),
+        reader.provider,
+        dict(reader.variables),
+        dict(reader.locals),
+        dict(reader.outputs),
+        invalid=frozenset(reader.invalid),
+    )
+    # With a file unread, its declarations are unknown: "undeclared" would be a false alarm.
+    if everything_read:
+        before = len(problems)
+        graph = _Graph(configuration, problems).build()
+        cycle = any(p.summary == CYCLE for p in problems[before:])
+        configuration = replace(configuration, graph=graph, has_cycle=cycle, complete=True)
     return configuration, problems
 
 
@@ -81,7 +202,11 @@ class _Reader:
         self.problems = problems
         self.decoder = Decoder(problems)
         self.resources: dict[str, ResourceConfig] = {}
-        self.provider: dict[str, Any] = {}
+        self.invalid: set[str] = set()
+        self.variables: dict[str, VariableConfig] = {}
+        self.locals: dict[str, Attribute] = {}
+        self.outputs: dict[str, OutputConfig] = {}
+        self.provider: Body | None = None
         self.provider_at: SourceRange | None = None
 
     def read(self, source: SourceFile) -> None:
@@ -89,7 +214,8 @@ class _Reader:
             self.problems.append(
                 error(
                     f'Unexpected argument "{attribute.name}" outside any block',
-                    "A .tf file holds blocks: resource, provider and terraform.",
+                    "A .tf file holds blocks: resource, variable, locals, output, provider "
+                    "and terraform.",
                     attribute.where,
                 )
             )
@@ -97,6 +223,12 @@ class _Reader:
             match block.type:
                 case "resource":
                     self.resource(block)
+                case "variable":
+                    self.variable(block)
+                case "locals":
+                    self.locals_block(block)
+                case "output":
+                    self.output(block)
                 case "provider":
                     self.provider_block(block)
                 case "terraform":
@@ -104,10 +236,9 @@ class _Reader:
                 case kind if kind in _LATER:
                     self.problems.append(
                         error(
-                            f'"{kind}" blocks are not supported yet',
-                            "ftctl reads resource, provider and terraform blocks today; "
-                            "variables, locals, outputs and the rest arrive with its "
-                            "language support.",
+                            f'"{kind}" blocks are not supported',
+                            "ftctl reads resource, variable, locals, output, provider and "
+                            "terraform blocks; a configuration is one root module.",
                             block.where,
                         )
                     )
@@ -115,20 +246,26 @@ class _Reader:
                     self.problems.append(
                         error(
                             f'Unknown block type "{kind}"',
-                            "A .tf file for ftctl holds resource, provider and terraform blocks.",
+                            "A .tf file for ftctl holds resource, variable, locals, output, "
+                            "provider and terraform blocks.",
                             block.where,
                         )
                     )
 
-    def resource(self, block: Block) -> None:
-        if len(block.labels) != 2:
-            self.problems.append(
-                error(
-                    "A resource block needs a type and a name",
-                    'Write resource "openai_fine_tuning_job" "NAME" { ... }.',
-                    block.where,
-                )
+    def _labels(self, block: Block, count: int, example: str) -> bool:
+        if len(block.labels) == count:
+            return True
+        self.problems.append(
+            error(
+                f"A {block.type} block needs {'a type and a name' if count == 2 else 'a name'}",
+                f"Write {example}.",
+                block.where,
             )
+        )
+        return False
+
+    def resource(self, block: Block) -> None:
+        if not self._labels(block, 2, 'resource "openai_fine_tuning_job" "NAME" { ... }'):
             return
         kind, name = block.labels
         schema = RESOURCE_SCHEMAS.get(kind)
@@ -152,10 +289,274 @@ class _Reader:
                 )
             )
             return
-        arguments = self.decoder.block(block.body, schema, block.where)
-        if kind == fine_tuning_job.TYPE:
-            self.problems.extend(fine_tuning_job.check(arguments, block))
-        self.resources[address] = ResourceConfig(kind, name, arguments, block.where)
+        before = len(self.problems)
+        self.decoder.structure(block.body, schema, block.where, META_ARGUMENTS)
+        if any(p.severity.value == "error" for p in self.problems[before:]):
+            self.invalid.add(address)
+        body = block.body
+        count = _attribute_value(body, "count")
+        for_each = _attribute_value(body, "for_each")
+        if count is not None and for_each is not None:
+            self.problems.append(
+                error(
+                    'Invalid combination of "count" and "for_each"',
+                    'The "count" and "for_each" meta-arguments are mutually-exclusive, only one '
+                    "should be used to be explicit about the number of resources to be created.",
+                    for_each.where,
+                )
+            )
+        provider_attribute = body.attribute("provider")
+        if provider_attribute is not None:
+            self.problems.append(
+                error(
+                    'The "provider" meta-argument is not supported',
+                    'ftctl has one provider configuration, provider "openai"; remove this line.',
+                    provider_attribute.where,
+                )
+            )
+        self.resources[address] = ResourceConfig(
+            kind,
+            name,
+            body,
+            block.where,
+            count=count,
+            for_each=for_each,
+            depends_on=self.references_list(body, "depends_on"),
+            lifecycle=self.lifecycle(body),
+        )
+
+    def references_list(self, body: Body, name: str) -> tuple[Traversal, ...]:
+        attribute = body.attribute(name)
+        if attribute is None:
+            return ()
+        value = attribute.value
+        items = value.items if isinstance(value, TupleExpr) else None
+        if items is None or not all(isinstance(i, Traversal) for i in items):
+            self.problems.append(
+                error(
+                    f'Invalid "{name}"',
+                    f"{name} is a list of references, such as [openai_file.train] or "
+                    "[openai_fine_tuning_job.base.fine_tuned_model].",
+                    value.where,
+                )
+            )
+            return ()
+        return tuple(i for i in items if isinstance(i, Traversal))
+
+    def lifecycle(self, body: Body) -> Lifecycle:
+        blocks = body.blocks_of("lifecycle")
+        if not blocks:
+            return Lifecycle()
+        for extra in blocks[1:]:
+            self.problems.append(
+                error('Duplicate "lifecycle" block', "Only one is allowed.", extra.where)
+            )
+        block = blocks[0]
+        flags: dict[str, bool] = {}
+        ignore: list[str] = []
+        ignore_all = False
+        for attribute in block.body.attributes:
+            match attribute.name:
+                case "create_before_destroy" | "prevent_destroy":
+                    value = attribute.value
+                    if not (isinstance(value, Literal) and isinstance(value.value, bool)):
+                        self.problems.append(
+                            error(
+                                f'Invalid "{attribute.name}"',
+                                "A static value is required: write true or false.",
+                                value.where,
+                            )
+                        )
+                        continue
+                    flags[attribute.name] = value.value
+                case "ignore_changes":
+                    value = attribute.value
+                    if isinstance(value, Traversal) and str(value) == "all":
+                        ignore_all = True
+                        continue
+                    items = value.items if isinstance(value, TupleExpr) else None
+                    names = [
+                        i.root for i in items or () if isinstance(i, Traversal) and not i.steps
+                    ] + [
+                        i.value
+                        for i in items or ()
+                        if isinstance(i, Literal) and isinstance(i.value, str)
+                    ]
+                    if items is None or len(names) != len(items):
+                        self.problems.append(
+                            error(
+                                'Invalid "ignore_changes"',
+                                "ignore_changes is all, or a list of argument names such as "
+                                "[metadata, suffix].",
+                                value.where,
+                            )
+                        )
+                        continue
+                    ignore += names
+                case "replace_triggered_by":
+                    continue
+                case other:
+                    self.problems.append(
+                        error(
+                            f'Unsupported lifecycle argument "{other}"',
+                            "lifecycle takes create_before_destroy, prevent_destroy, "
+                            "ignore_changes and replace_triggered_by.",
+                            attribute.where,
+                        )
+                    )
+        return Lifecycle(
+            create_before_destroy=flags.get("create_before_destroy", False),
+            prevent_destroy=flags.get("prevent_destroy", False),
+            ignore_changes=tuple(ignore),
+            ignore_all=ignore_all,
+            replace_triggered_by=self.references_list(block.body, "replace_triggered_by"),
+        )
+
+    def variable(self, block: Block) -> None:
+        if not self._labels(block, 1, 'variable "NAME" { ... }'):
+            return
+        name = block.labels[0]
+        if name in self.variables:
+            self.problems.append(
+                error(
+                    f'Duplicate variable "{name}"',
+                    f"It is already declared at {self.variables[name].where}.",
+                    block.where,
+                )
+            )
+            return
+        settings: dict[str, object] = {}
+        for attribute in block.body.attributes:
+            value = attribute.value
+            match attribute.name:
+                case "type":
+                    try:
+                        settings["type"] = parse_type(value)
+                    except TypeError_ as exc:
+                        self.problems.append(
+                            error("Invalid type specification", exc.detail, exc.expression.where)
+                        )
+                case "default":
+                    settings["default"] = value
+                case "description":
+                    settings["description"] = self.static(value, str, attribute.name)
+                case "sensitive" | "nullable" | "ephemeral":
+                    settings[attribute.name] = self.static(value, bool, attribute.name)
+                case other:
+                    self.problems.append(
+                        error(
+                            f'Unsupported argument "{other}" in variable',
+                            "A variable takes type, default, description, sensitive, nullable "
+                            "and validation blocks.",
+                            attribute.where,
+                        )
+                    )
+        validations = []
+        for inner in block.body.blocks:
+            if inner.type != "validation":
+                self.problems.append(
+                    error(
+                        f'Unsupported block "{inner.type}" in variable',
+                        "A variable holds validation blocks only.",
+                        inner.where,
+                    )
+                )
+                continue
+            condition = inner.body.attribute("condition")
+            message = inner.body.attribute("error_message")
+            if condition is None or message is None:
+                self.problems.append(
+                    error(
+                        "Incomplete validation block",
+                        "A validation block needs condition and error_message.",
+                        inner.where,
+                    )
+                )
+                continue
+            validations.append(Validation(condition.value, message.value, inner.where))
+        settings.pop("ephemeral", None)
+        self.variables[name] = VariableConfig(
+            name,
+            block.where,
+            validations=tuple(validations),
+            **{k: v for k, v in settings.items() if v is not None},  # type: ignore[arg-type]
+        )
+
+    def static(self, value: Expression, kind: type, name: str) -> object:
+        if isinstance(value, Literal) and isinstance(value.value, kind):
+            return value.value
+        wanted = "a string" if kind is str else "true or false"
+        self.problems.append(
+            error(f'Invalid "{name}"', f"A static value is required: {wanted}.", value.where)
+        )
+        return None
+
+    def locals_block(self, block: Block) -> None:
+        for inner in block.body.blocks:
+            self.problems.append(
+                error("Unexpected block in locals", "locals holds name = value lines.", inner.where)
+            )
+        for attribute in block.body.attributes:
+            if attribute.name in self.locals:
+                self.problems.append(
+                    error(
+                        f'Duplicate local value "{attribute.name}"',
+                        f"local.{attribute.name} is already defined at "
+                        f"{self.locals[attribute.name].where}.",
+                        attribute.where,
+                    )
+                )
+                continue
+            self.locals[attribute.name] = attribute
+
+    def output(self, block: Block) -> None:
+        if not self._labels(block, 1, 'output "NAME" { value = ... }'):
+            return
+        name = block.labels[0]
+        if name in self.outputs:
+            self.problems.append(
+                error(
+                    f'Duplicate output "{name}"',
+                    f"It is already declared at {self.outputs[name].where}.",
+                    block.where,
+                )
+            )
+            return
+        value = block.body.attribute("value")
+        if value is None:
+            self.problems.append(
+                error(
+                    'Missing required argument "value"',
+                    f'output "{name}" needs value = EXPRESSION.',
+                    block.where,
+                )
+            )
+            return
+        description, sensitive = "", False
+        for attribute in block.body.attributes:
+            match attribute.name:
+                case "value" | "depends_on":
+                    pass
+                case "description":
+                    description = str(self.static(attribute.value, str, "description") or "")
+                case "sensitive":
+                    sensitive = bool(self.static(attribute.value, bool, "sensitive"))
+                case other:
+                    self.problems.append(
+                        error(
+                            f'Unsupported argument "{other}" in output',
+                            "An output takes value, description, sensitive and depends_on.",
+                            attribute.where,
+                        )
+                    )
+        self.outputs[name] = OutputConfig(
+            name,
+            value.value,
+            block.where,
+            description,
+            sensitive,
+            self.references_list(block.body, "depends_on"),
+        )
 
     def provider_block(self, block: Block) -> None:
         if block.labels != (provider.NAME,):
@@ -177,56 +578,285 @@ class _Reader:
             )
             return
         self.provider_at = block.where
-        self.provider = self.decoder.block(block.body, provider.SCHEMA, block.where)
+        self.decoder.structure(block.body, provider.SCHEMA, block.where)
+        self.provider = block.body
 
-    def resolve_references(self, report_undeclared: bool) -> None:
-        for resource in self.resources.values():
-            for reference in resource.references():
-                target = self.resources.get(reference.address)
-                if target is None:
-                    if not report_undeclared:
+
+class _Graph:
+    """Checks every reference against the declarations and builds the dependency graph."""
+
+    def __init__(self, configuration: Configuration, problems: list[Diagnostic]) -> None:
+        self.configuration = configuration
+        self.problems = problems
+        self.where: dict[str, SourceRange] = {}
+
+    def build(self) -> dict[str, frozenset[str]]:
+        c = self.configuration
+        graph: dict[str, frozenset[str]] = {}
+        for name, variable in c.variables.items():
+            node = f"var.{name}"
+            self.where[node] = variable.where
+            for validation in variable.validations:
+                for expression in (validation.condition, validation.error_message):
+                    self.references(expression, node, allowed=("var",))
+            graph[node] = frozenset()
+        for name, attribute in c.locals.items():
+            node = f"local.{name}"
+            self.where[node] = attribute.where
+            graph[node] = self.references(attribute.value, node)
+        for address, resource in c.resources.items():
+            self.where[address] = resource.where
+            needs: set[str] = set()
+            mode = (
+                "count"
+                if resource.count is not None
+                else "for_each"
+                if resource.for_each is not None
+                else None
+            )
+            for expression in resource.expressions():
+                needs |= self.references(expression, address, mode=mode)
+            for meta in (resource.count, resource.for_each):
+                if meta is not None:
+                    needs |= self.references(meta, address)
+            for reference in (*resource.depends_on, *resource.lifecycle.replace_triggered_by):
+                needs |= self.references(reference, address)
+            graph[address] = frozenset(needs)
+        for name, output in c.outputs.items():
+            node = f"output.{name}"
+            self.where[node] = output.where
+            needs = set(self.references(output.value, node))
+            for reference in output.depends_on:
+                needs |= self.references(reference, node)
+            graph[node] = frozenset(needs)
+        self.cycles(graph)
+        return graph
+
+    def references(
+        self,
+        expression: Expression,
+        node: str,
+        mode: str | None = None,
+        allowed: tuple[str, ...] | None = None,
+    ) -> frozenset[str]:
+        needs: set[str] = set()
+        c = self.configuration
+        for reference in traversals(expression):
+            root, steps, where = reference.root, reference.steps, reference.where
+            if allowed is not None and root not in allowed:
+                self.problems.append(
+                    error(
+                        "Invalid reference in variable validation",
+                        f"A validation may refer only to the variable itself, not {reference}.",
+                        where,
+                    )
+                )
+                continue
+            first = steps[0] if steps and isinstance(steps[0], str) else None
+            match root:
+                case "var":
+                    if first in c.variables:
+                        needs.add(f"var.{first}")
+                    elif first is not None:
+                        self.problems.append(
+                            error(
+                                "Reference to undeclared input variable",
+                                f'An input variable with the name "{first}" has not been '
+                                f'declared. Declare it with a variable "{first}" {{}} block.',
+                                where,
+                            )
+                        )
+                case "local":
+                    if first in c.locals:
+                        needs.add(f"local.{first}")
+                    elif first is not None:
+                        self.problems.append(
+                            error(
+                                "Reference to undeclared local value",
+                                f'A local value with the name "{first}" has not been declared.',
+                                where,
+                            )
+                        )
+                case "each" if mode != "for_each":
+                    self.problems.append(
+                        error(
+                            'Reference to "each" in context without for_each',
+                            'The "each" object can be used only in "resource" blocks, and only '
+                            'when the "for_each" argument is set.',
+                            where,
+                        )
+                    )
+                case "count" if mode != "count":
+                    self.problems.append(
+                        error(
+                            'Reference to "count" in non-counted context',
+                            'The "count" object can be used only in "resource" blocks, and '
+                            'only when the "count" argument is set.',
+                            where,
+                        )
+                    )
+                case root_type if root_type in RESOURCE_SCHEMAS and first is not None:
+                    address = f"{root_type}.{first}"
+                    target = c.resources.get(address)
+                    if target is None:
+                        self.problems.append(
+                            error(
+                                "Reference to undeclared resource",
+                                f'A managed resource "{root_type}" "{first}" has not been '
+                                "declared in the root module.",
+                                where,
+                            )
+                        )
                         continue
+                    self.instance_key(reference, target)
+                    needs.add(address)
+                case _ if root in c.resources or ("_" in root and first is not None):
                     self.problems.append(
                         error(
-                            f"Reference to undeclared resource {reference.address}",
-                            f"{resource.address} refers to {reference}, but no resource "
-                            f"{reference.address} is declared.",
-                            reference.where,
+                            "Reference to undeclared resource",
+                            f'A managed resource "{root}" "{first}" has not been declared in '
+                            "the root module.",
+                            where,
                         )
                     )
-                elif reference.attribute not in EXPORTS[target.type]:
-                    self.problems.append(
-                        error(
-                            f'Unsupported attribute "{reference.attribute}"',
-                            f"{target.type} exports "
-                            + ", ".join(EXPORTS[target.type])
-                            + f"; {reference} is none of them.",
-                            reference.where,
-                        )
+        return frozenset(needs)
+
+    def instance_key(self, reference: Traversal, target: ResourceConfig) -> None:
+        rest = reference.steps[1:]
+        repeated = target.count is not None or target.for_each is not None
+        if repeated and rest and not isinstance(rest[0], IndexStep):
+            meta = "count" if target.count is not None else "for_each"
+            example = "[count.index]" if meta == "count" else "[each.key]"
+            self.problems.append(
+                error(
+                    "Missing resource instance key",
+                    f'Because {target.address} has "{meta}" set, its attributes must be accessed '
+                    f"on specific instances. For example: {target.address}{example}.{rest[0]}, "
+                    f"or all of them with {target.address}[*].{rest[0]}.",
+                    reference.where,
+                )
+            )
+            return
+        attribute_at = 1 if repeated else 0
+        if not repeated and rest and isinstance(rest[0], IndexStep):
+            self.problems.append(
+                error(
+                    "Unexpected resource instance key",
+                    f'Because {target.address} does not have "count" or "for_each" set, '
+                    "references to it must not include an index key. Remove the bracketed index "
+                    "to refer to the single instance of this resource.",
+                    reference.where,
+                )
+            )
+            return
+        if len(rest) > attribute_at and isinstance(rest[attribute_at], str):
+            name = rest[attribute_at]
+            known = _attribute_names(target.type)
+            if name not in known:
+                self.problems.append(
+                    error(
+                        "Unsupported attribute",
+                        f"{target.type} has no argument, nested block, or exported attribute "
+                        f'named "{name}". It has: {", ".join(known)}.',
+                        reference.where,
                     )
-                elif EXPORTS[target.type][reference.attribute] is not reference.kind:
-                    self.problems.append(
-                        error(
-                            f"{reference} is not {reference.kind.value}",
-                            f"{reference} is {EXPORTS[target.type][reference.attribute].value}; "
-                            "this argument needs " + reference.kind.value + ".",
-                            reference.where,
-                        )
-                    )
+                )
+
+    def cycles(self, graph: Mapping[str, frozenset[str]]) -> None:
+        """Reports each cycle once, naming every member with its position (Tarjan's SCCs)."""
+        index: dict[str, int] = {}
+        low: dict[str, int] = {}
+        stack: list[str] = []
+        on_stack: set[str] = set()
+        counter = [0]
+        components: list[list[str]] = []
+
+        def connect(node: str) -> None:
+            work = [(node, iter(sorted(graph.get(node, ()))))]
+            index[node] = low[node] = counter[0]
+            counter[0] += 1
+            stack.append(node)
+            on_stack.add(node)
+            while work:
+                current, children = work[-1]
+                advanced = False
+                for child in children:
+                    if child not in graph:
+                        continue
+                    if child not in index:
+                        index[child] = low[child] = counter[0]
+                        counter[0] += 1
+                        stack.append(child)
+                        on_stack.add(child)
+                        work.append((child, iter(sorted(graph.get(child, ())))))
+                        advanced = True
+                        break
+                    if child in on_stack:
+                        low[current] = min(low[current], index[child])
+                if advanced:
+                    continue
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[current])
+                if low[current] == index[current]:
+                    component = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component.append(member)
+                        if member == current:
+                            break
+                    if len(component) > 1 or current in graph.get(current, ()):
+                        components.append(component)
+
+        for node in sorted(graph):
+            if node not in index:
+                connect(node)
+        for component in components:
+            members = sorted(component, key=lambda n: self.where.get(n, SourceRange("", 0, 0)))
+            listed = ", ".join(f"{m} ({self.where[m]})" for m in members if m in self.where)
+            self.problems.append(
+                error(
+                    CYCLE,
+                    f"These refer to each other, so none can be evaluated first: {listed}. "
+                    "Break the cycle by removing one of the references.",
+                    self.where.get(members[0]),
+                )
+            )
 
 
-def check_data_file(directory: Path, resource: ResourceConfig) -> list[Diagnostic]:
+def _attribute_names(resource_type: str) -> tuple[str, ...]:
+    schema = RESOURCE_SCHEMAS[resource_type]
+    arguments = tuple(a.name for a in schema.arguments)
+    return tuple(sorted({*arguments, *EXPORTS[resource_type]}))
+
+
+def _attribute_value(body: Body, name: str) -> Expression | None:
+    attribute = body.attribute(name)
+    return attribute.value if attribute is not None else None
+
+
+def _body_expressions(body: Body, skip: tuple[str, ...] = ()) -> Iterator[Expression]:
+    for attribute in body.attributes:
+        if attribute.name not in skip:
+            yield attribute.value
+    for block in body.blocks:
+        if block.type not in skip:
+            yield from _body_expressions(block.body)
+
+
+def check_data_file(
+    directory: Path, address: str, relative: str, where: SourceRange
+) -> list[Diagnostic]:
     """Every line of an openai_file's data must be a JSON object, checked before any upload."""
-    relative = resource.arguments.get("file")
-    if not isinstance(relative, str):
-        return []
     path = directory / relative
     if not path.is_file():
         return [
             error(
                 "Data file not found",
-                f"{resource.address} uploads {relative}, which does not exist in {directory}.",
-                resource.where,
+                f"{address} uploads {relative}, which does not exist in {directory}.",
+                where,
             )
         ]
     problems: list[Diagnostic] = []
@@ -258,18 +888,7 @@ def check_data_file(directory: Path, resource: ResourceConfig) -> list[Diagnosti
             error(
                 f"{more} more lines of {relative} are not JSON objects",
                 f"Only the first {SHOWN_DATA_PROBLEMS} are shown.",
-                resource.where,
+                where,
             )
         )
     return problems
-
-
-def _references(value: Any) -> Iterator[Reference]:
-    if isinstance(value, Reference):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _references(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _references(item)

@@ -44,7 +44,6 @@ def _tags(value: list[str]) -> str | None:
     return f"has a tag of {len(long[0])} characters; tags are 1 to 64" if long else None
 
 
-_FILE_REFERENCE = ("openai_file",)
 N_EPOCHS = Argument("n_epochs", Kind.INTEGER, auto=True, check=integer_range(1, 50))
 BATCH_SIZE = Argument("batch_size", Kind.INTEGER, auto=True, check=integer_range(1, 256))
 LEARNING_RATE = Argument("learning_rate_multiplier", Kind.NUMBER, auto=True, check=number_range(0))
@@ -58,10 +57,9 @@ SCHEMA = BlockType(
             "training_file",
             Kind.STRING,
             required=True,
-            referable=_FILE_REFERENCE,
             hint="a file ID, or openai_file.NAME.id for a file this configuration uploads.",
         ),
-        Argument("validation_file", Kind.STRING, referable=_FILE_REFERENCE),
+        Argument("validation_file", Kind.STRING),
         Argument("suffix", Kind.STRING, check=length_range(1, 64)),
         Argument("seed", Kind.INTEGER, check=integer_range(0, 2_147_483_647)),
         Argument("metadata", Kind.STRING_MAP, check=_metadata),
@@ -136,7 +134,6 @@ SCHEMA = BlockType(
             ),
             repeatable=True,
         ),
-        BlockType("lifecycle", arguments=(Argument("create_before_destroy", Kind.BOOL),)),
     ),
 )
 
@@ -235,10 +232,9 @@ def create_request(arguments: dict[str, Any]) -> dict[str, Any]:
     return request
 
 
-def settings(arguments: dict[str, Any]) -> dict[str, Any]:
+def settings(arguments: dict[str, Any], create_before_destroy: bool) -> dict[str, Any]:
     """ftctl's own settings: they change in place, with no API call (DESIGN 2.2)."""
-    lifecycle = arguments.get("lifecycle") or {}
     return {
         "cancel_after_timeout": arguments.get("cancel_after_timeout"),
-        "create_before_destroy": bool(lifecycle.get("create_before_destroy", False)),
+        "create_before_destroy": create_before_destroy,
     }

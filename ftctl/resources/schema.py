@@ -2,24 +2,26 @@
 
 Decoding collects every problem (unknown names with a suggestion, duplicates, missing required
 arguments, wrong types, out-of-range values) as diagnostics with positions, and returns plain
-values: scalars, lists, dicts, and References to other resources' attributes.
+values: scalars, lists, dicts, and UNKNOWN where only apply will know.
 """
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 from ftctl.diagnostics import Diagnostic, SourceRange, error
-from ftctl.lang.syntax import (
-    Body,
-    Expression,
-    Literal,
-    ObjectExpr,
-    Traversal,
-    TupleExpr,
-    Unsupported,
+from ftctl.lang.evaluate import EvaluationFailed
+from ftctl.lang.syntax import Body, Expression
+from ftctl.lang.values import (
+    UNKNOWN,
+    EvaluationError,
+    Sensitive,
+    is_known,
+    to_number,
+    to_string,
+    unmark,
 )
 
 AUTO = "auto"
@@ -35,19 +37,6 @@ class Kind(Enum):
     OBJECT = "an object"
 
 
-@dataclass(frozen=True)
-class Reference:
-    """`openai_file.train.id`: a value known only once that resource exists."""
-
-    address: str  # e.g. openai_file.train
-    attribute: str
-    where: SourceRange
-    kind: Kind = Kind.STRING  # what the argument it supplies needs
-
-    def __str__(self) -> str:
-        return f"{self.address}.{self.attribute}"
-
-
 # A check returns what is wrong with a value (a sentence), or None.
 Check = Callable[[Any], str | None]
 
@@ -59,7 +48,6 @@ class Argument:
     required: bool = False
     auto: bool = False  # also accepts the string "auto"
     check: Check | None = None
-    referable: tuple[str, ...] = ()  # resource types whose attributes may supply the value
     hint: str = ""  # how to fix a wrong value
 
 
@@ -111,18 +99,31 @@ def one_of(*options: str) -> Check:
     return check
 
 
+# Evaluates one expression of the block being decoded; raises EvaluationFailed.
+Evaluate = Callable[[Expression], Any]
+
+
 class Decoder:
-    """Decodes bodies against schemas, appending what it finds to `problems`."""
+    """Checks bodies against schemas, appending what it finds to `problems`: `structure` once per
+    block (names, duplicates, required, nesting), `decode` for each instance (the values)."""
 
     def __init__(self, problems: list[Diagnostic]) -> None:
         self.problems = problems
 
-    def block(self, body: Body, schema: BlockType, where: SourceRange) -> dict[str, Any]:
-        values: dict[str, Any] = {}
+    def structure(
+        self,
+        body: Body,
+        schema: BlockType,
+        where: SourceRange,
+        meta: Collection[str] = (),
+    ) -> None:
+        """`meta`: names the enclosing reader handles itself (count, for_each, lifecycle...)."""
         arguments = {a.name: a for a in schema.arguments}
         blocks = {b.name: b for b in schema.blocks}
         seen: dict[str, SourceRange] = {}
         for attribute in body.attributes:
+            if attribute.name in meta:
+                continue
             spec = arguments.get(attribute.name)
             if spec is None:
                 self._unknown(attribute.name, attribute.where, schema, as_block=False)
@@ -138,10 +139,10 @@ class Decoder:
                 )
                 continue
             seen[attribute.name] = attribute.where
-            value = self.value(attribute.value, spec)
-            if value is not _INVALID:
-                values[attribute.name] = value
+        present: set[str] = set()
         for block in body.blocks:
+            if block.type in meta:
+                continue
             spec_block = blocks.get(block.type)
             if spec_block is None:
                 self._unknown(block.type, block.where, schema, as_block=True)
@@ -154,10 +155,8 @@ class Decoder:
                         block.where,
                     )
                 )
-            decoded = self.block(block.body, spec_block, block.where)
-            if spec_block.repeatable:
-                values.setdefault(block.type, []).append(decoded)
-            elif block.type in values:
+            self.structure(block.body, spec_block, block.where)
+            if not spec_block.repeatable and block.type in present:
                 self.problems.append(
                     error(
                         f'Duplicate "{block.type}" block',
@@ -165,8 +164,7 @@ class Decoder:
                         block.where,
                     )
                 )
-            else:
-                values[block.type] = decoded
+            present.add(block.type)
         for spec in schema.arguments:
             if spec.required and spec.name not in seen:
                 self.problems.append(
@@ -178,7 +176,7 @@ class Decoder:
                     )
                 )
         for spec_block in schema.blocks:
-            if spec_block.required and spec_block.name not in values:
+            if spec_block.required and spec_block.name not in present:
                 self.problems.append(
                     error(
                         f'Missing required block "{spec_block.name}"',
@@ -186,88 +184,70 @@ class Decoder:
                         where,
                     )
                 )
+
+    def decode(self, body: Body, schema: BlockType, evaluate: Evaluate) -> dict[str, Any]:
+        """The body's values, each checked against its argument; UNKNOWN where only apply will
+        know. Names `structure` reported are skipped; null means "not set", as in Terraform."""
+        values: dict[str, Any] = {}
+        arguments = {a.name: a for a in schema.arguments}
+        blocks = {b.name: b for b in schema.blocks}
+        for attribute in body.attributes:
+            spec = arguments.get(attribute.name)
+            if spec is None or attribute.name in values:
+                continue
+            try:
+                value = evaluate(attribute.value)
+            except EvaluationFailed as exc:
+                self.problems.append(exc.diagnostic)
+                continue
+            checked = self.value(value, spec, attribute.value.where)
+            if checked is not _INVALID:
+                values[attribute.name] = checked
+        for block in body.blocks:
+            spec_block = blocks.get(block.type)
+            if spec_block is None:
+                continue
+            decoded = self.decode(block.body, spec_block, evaluate)
+            if spec_block.repeatable:
+                values.setdefault(block.type, []).append(decoded)
+            elif block.type not in values:
+                values[block.type] = decoded
         return values
 
-    def value(self, expression: Expression, spec: Argument) -> Any:
-        if isinstance(expression, Traversal):
-            return self._reference(expression, spec)
-        if isinstance(expression, Unsupported):
-            self.problems.append(
-                error(
-                    f'Unsupported expression in "{spec.name}"',
-                    f"ftctl does not evaluate {expression.kind.replace('_', ' ')}s yet "
-                    f"({expression.text}). Write the value itself, or a reference such as "
-                    "openai_file.NAME.id.",
-                    expression.where,
-                )
-            )
-            return _INVALID
-        plain = _plain(expression)
-        if plain is _INVALID:
-            self.problems.append(
-                error(
-                    f'Unsupported value in "{spec.name}"',
-                    "Lists and maps may hold only literal values here.",
-                    expression.where,
-                )
-            )
-            return _INVALID
+    def value(self, value: Any, spec: Argument, where: SourceRange) -> Any:
+        plain, _ = unmark(value)
+        if plain is UNKNOWN:
+            return UNKNOWN
         if plain is None:
             if spec.required:
                 self.problems.append(
                     error(
                         f'"{spec.name}" cannot be null',
                         f'"{spec.name}" is required; give it a value.',
-                        expression.where,
+                        where,
                     )
                 )
-                return _INVALID
-            return _INVALID  # null means "not set", as in Terraform
+            return _INVALID
         if spec.auto and plain == AUTO:
             return AUTO
+        plain = _convert(plain, spec.kind)
         problem = _type_problem(plain, spec.kind)
-        if problem is None and spec.check is not None:
+        if problem is None and spec.check is not None and is_known(plain):
             problem = spec.check(plain)
         if problem is not None:
             auto = ' or "auto"' if spec.auto else ""
             self.problems.append(
                 error(
                     f'Invalid value for "{spec.name}"',
-                    f'"{spec.name}" {problem}{auto}; got {_show(plain)}.'
+                    f'"{spec.name}" {problem}{auto}; got {_show(value)}.'
                     + (f" {spec.hint}" if spec.hint else ""),
-                    expression.where,
+                    where,
                 )
             )
             return _INVALID
         return plain
 
-    def _reference(self, traversal: Traversal, spec: Argument) -> Any:
-        steps = traversal.steps
-        if traversal.root not in spec.referable or len(steps) != 2:
-            allowed = " or ".join(f"{t}.NAME.id" for t in spec.referable)
-            self.problems.append(
-                error(
-                    f'Unsupported reference in "{spec.name}"',
-                    f'"{traversal}" cannot be used here. '
-                    + (f"Use a literal value or {allowed}." if allowed else "Use a literal value.")
-                    + " (Variables and locals arrive with ftctl's language support.)",
-                    traversal.where,
-                )
-            )
-            return _INVALID
-        return Reference(f"{traversal.root}.{steps[0]}", str(steps[1]), traversal.where, spec.kind)
-
     def _unknown(self, name: str, where: SourceRange, schema: BlockType, as_block: bool) -> None:
-        if name in _META_ARGUMENTS:
-            self.problems.append(
-                error(
-                    f'"{name}" is not supported yet',
-                    f"Terraform's \"{name}\" meta-argument arrives with ftctl's language support; "
-                    "write one resource block per job for now.",
-                    where,
-                )
-            )
-            return
         known = [a.name for a in schema.arguments] + [b.name for b in schema.blocks]
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
         suggestion = f' Did you mean "{close[0]}"?' if close else ""
@@ -282,25 +262,33 @@ class Decoder:
 
 
 _INVALID: Any = object()
-_META_ARGUMENTS = ("count", "for_each", "depends_on", "provider")
 
 
-def _plain(expression: Expression) -> Any:
-    match expression:
-        case Literal(value=value):
-            return value
-        case TupleExpr(items=items):
-            values = [_plain(item) for item in items]
-            return _INVALID if any(v is _INVALID for v in values) else values
-        case ObjectExpr(items=items):
-            pairs = {item.key: _plain(item.value) for item in items}
-            return _INVALID if any(v is _INVALID for v in pairs.values()) else pairs
-        case _:
-            return _INVALID
+def _convert(value: Any, kind: Kind) -> Any:
+    """Terraform's automatic conversions for an argument: "5" for a number, 5 for a string,
+    a set for a list."""
+    try:
+        match kind:
+            case Kind.STRING if isinstance(value, int | float | bool):
+                return to_string(value)
+            case Kind.INTEGER | Kind.NUMBER if isinstance(value, str):
+                return to_number(value)
+            case Kind.STRING_LIST if isinstance(value, list | tuple):
+                return [to_string(v) if isinstance(v, int | float | bool) else v for v in value]
+            case Kind.STRING_MAP if isinstance(value, dict):
+                return {
+                    k: to_string(v) if isinstance(v, int | float | bool) else v
+                    for k, v in value.items()
+                }
+    except EvaluationError:
+        return value
+    return value
 
 
 def _type_problem(value: Any, kind: Kind) -> str | None:
     ok: bool
+    if isinstance(value, float) and kind is Kind.INTEGER and value.is_integer():
+        return None
     match kind:
         case Kind.STRING:
             ok = isinstance(value, str)
@@ -311,15 +299,19 @@ def _type_problem(value: Any, kind: Kind) -> str | None:
         case Kind.BOOL:
             ok = isinstance(value, bool)
         case Kind.STRING_LIST:
-            ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+            ok = isinstance(value, list) and all(isinstance(v, str) or v is UNKNOWN for v in value)
         case Kind.STRING_MAP:
-            ok = isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+            ok = isinstance(value, dict) and all(
+                isinstance(v, str) or v is UNKNOWN for v in value.values()
+            )
         case Kind.OBJECT:
             ok = isinstance(value, dict)
     return None if ok else f"must be {kind.value}"
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, Sensitive):
+        return "(sensitive value)"
     if isinstance(value, str):
         return f'"{value}"'
     if isinstance(value, bool):

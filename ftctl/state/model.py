@@ -54,12 +54,21 @@ class ResourceState:
 
 
 @dataclass(frozen=True)
+class OutputState:
+    """An output's value as of the last apply; a sensitive one is shown only on request."""
+
+    value: Any
+    sensitive: bool = False
+
+
+@dataclass(frozen=True)
 class State:
     """A consistent read of the whole state, as of one serial."""
 
     lineage: str  # random at creation: identifies this state's history across copies
     serial: int  # 0 when created, one more for every change written
     resources: Mapping[str, ResourceState]  # by address
+    outputs: Mapping[str, OutputState] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from ftctl.state.model import (
     NewerStateVersion,
     NotFtctlState,
     NotLocked,
+    OutputState,
     ResourceState,
     StaleState,
     State,
@@ -92,7 +93,18 @@ def _create_version_1(db: Database) -> None:
         db.execute(statement)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_create_version_1,)
+def _add_outputs(db: Database) -> None:
+    """Version 2: the configuration's outputs as of the last apply."""
+    db.execute(
+        """CREATE TABLE outputs (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            sensitive INTEGER NOT NULL CHECK (sensitive IN (0, 1))
+        )"""
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_create_version_1, _add_outputs)
 FORMAT_VERSION = len(MIGRATIONS)
 
 _RESOURCE_COLUMNS = (
@@ -230,7 +242,41 @@ class StateStore:
                 row["address"]: _resource_from_row(row)
                 for row in self._db.table("resources").rows_where(order_by="address")
             }
-        return State(lineage=lineage, serial=serial, resources=MappingProxyType(resources))
+            outputs = {
+                row["name"]: OutputState(json.loads(row["value"])["value"], bool(row["sensitive"]))
+                for row in self._db.table("outputs").rows_where(order_by="name")
+            }
+        return State(
+            lineage=lineage,
+            serial=serial,
+            resources=MappingProxyType(resources),
+            outputs=MappingProxyType(outputs),
+        )
+
+    def put_outputs(self, outputs: Mapping[str, OutputState], *, operation: str) -> None:
+        """Replaces the recorded outputs; writes nothing (and keeps the serial) if they are
+        the same."""
+        _check_word("operation", operation)
+        rows = {
+            name: (_dump({"value": output.value}), int(output.sensitive))
+            for name, output in outputs.items()
+        }
+        for name in rows:
+            _check_word("output name", name)
+        with self._write():
+            stored = {
+                row["name"]: (row["value"], row["sensitive"])
+                for row in self._db.table("outputs").rows_where()
+            }
+            if stored == {name: (value, flag) for name, (value, flag) in rows.items()}:
+                return
+            self._db.execute("DELETE FROM outputs")
+            for name, (value, flag) in rows.items():
+                self._db.execute(
+                    "INSERT INTO outputs (name, value, sensitive) VALUES (?, ?, ?)",
+                    [name, value, flag],
+                )
+            self._append_history(self._now(), operation, "outputs", "update")
 
     def history(self) -> tuple[HistoryEntry, ...]:
         """Every write so far, oldest first."""

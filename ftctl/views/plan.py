@@ -32,6 +32,8 @@ _HEADLINES = {
 _REASON_LINES = {
     Reason.NOT_IN_CONFIGURATION: "because {address} is not in configuration",
     Reason.PAST_DEADLINE: "because it is past its cancel_after_timeout deadline",
+    Reason.EACH_KEY_REMOVED: "because its key is not in for_each",
+    Reason.COUNT_INDEX_REMOVED: "because its index is not in count",
 }
 
 
@@ -47,7 +49,16 @@ def render_plan(document: Mapping[str, Any]) -> str:
     ]
     if moved:
         out += ["Note: Objects have changed outside ftctl since the last run:", *moved, ""]
-    if not changes:
+    outputs = _output_lines(document.get("output_changes", {}))
+    if not changes and outputs:
+        out += [
+            "Changes to Outputs:",
+            *outputs,
+            "",
+            "You can apply this plan to save these new output values, without changing any "
+            "real infrastructure.",
+        ]
+    elif not changes:
         out += [
             "No changes. Your infrastructure matches the configuration.",
             "",
@@ -65,9 +76,40 @@ def render_plan(document: Mapping[str, Any]) -> str:
         for change in changes:
             out += ["", *_change_lines(change)]
         out += ["", _summary_line(changes)]
+        if outputs:
+            out += ["", "Changes to Outputs:", *outputs]
     for warning in warnings:
         out += ["", f"Warning: {warning}"]
     return "\n".join(out) + "\n"
+
+
+def _output_lines(changes: Mapping[str, Any]) -> list[str]:
+    lines = []
+    for name in sorted(changes):
+        body = changes[name]
+        actions = body["actions"]
+        if actions == ["no-op"]:
+            continue
+        new: Any = (
+            _Sensitive()
+            if body["after_sensitive"]
+            else _Later()
+            if body["after_unknown"]
+            else body["after"]
+        )
+        old: Any = _Sensitive() if body["before_sensitive"] else body["before"]
+        if actions == ["create"]:
+            lines += _value_lines("+", name, new, indent=0)
+        elif actions == ["delete"]:
+            lines += _value_lines("-", name, old, indent=0, suffix=" -> null")
+        else:
+            lines.append(f"  ~ {name} = {_inline(old)} -> {_inline(new)}")
+    return lines
+
+
+class _Sensitive:
+    def __repr__(self) -> str:
+        return "(sensitive value)"
 
 
 def _summary_line(changes: list[Mapping[str, Any]]) -> str:
@@ -101,6 +143,8 @@ def _headline(action: Action, reason: Reason | None) -> str:
             return "will be replaced, as requested"
         if reason is Reason.TAINTED:
             return "is tainted, so must be replaced"
+        if reason is Reason.REPLACE_TRIGGERED:
+            return "will be replaced due to changes in replace_triggered_by"
         return "must be replaced"
     return _HEADLINES.get(action, "will change")
 
@@ -190,6 +234,8 @@ def _key(key: str) -> str:
 def _inline(value: Any) -> str:
     if isinstance(value, _Later):
         return KNOWN_LATER
+    if isinstance(value, _Sensitive):
+        return "(sensitive value)"
     if value is None:
         return "null"
     if isinstance(value, bool):

@@ -84,7 +84,7 @@ runner = CliRunner()
 
 
 def test_there_is_an_example_for_each_seed_example_and_a_quickstart() -> None:
-    assert {p.name for p in EXAMPLES} == {*SEED_EXAMPLES, "quickstart"}
+    assert {p.name for p in EXAMPLES} == {*SEED_EXAMPLES, "quickstart", "sweep", "pipeline"}
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[p.name for p in EXAMPLES])

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from ftctl.diagnostics import Diagnostic, Severity, SourceRange, render
-from ftctl.lang.config import Configuration, load_configuration
-from ftctl.resources import fine_tuning_job
-from ftctl.resources.schema import Reference
+from ftctl.diagnostics import Diagnostic, Severity, render
+from ftctl.engine.desired import Walk, prepare
+from ftctl.lang.config import Configuration
+from ftctl.lang.values import UNKNOWN
+from ftctl.planner import Desired
 from tests.lang import at, marked, write
 
 FILES_TF = 'resource "openai_file" "train" {\n  file = "data/train.jsonl"\n}\n'
@@ -55,7 +56,13 @@ def metadata(pairs: int, *, mark: str = "") -> str:
 def load(
     tmp_path: Path, files: Mapping[str, str | bytes]
 ) -> tuple[Configuration, list[Diagnostic]]:
-    return load_configuration(write(tmp_path, files))
+    """What validate finds: the configuration, its variables and one evaluation of it."""
+    return prepare(write(tmp_path, files), [], {})
+
+
+def desires(configuration: Configuration) -> dict[str, Desired]:
+    """Each resource's desire against an empty state: its request and settings."""
+    return {d.address: d for d in Walk(configuration, configuration.values, {}, 0).run()}
 
 
 def errors(problems: list[Diagnostic]) -> list[Diagnostic]:
@@ -103,12 +110,6 @@ INVALID = [
     ),
     # types
     pytest.param(
-        job(REQUIRED.replace('"gpt-4o-mini"', "»3")),
-        'Invalid value for "model"',
-        "must be a string; got 3",
-        id="number-for-string",
-    ),
-    pytest.param(
         job(REQUIRED + method("supervised", 'n_epochs = »"three"')),
         'Invalid value for "n_epochs"',
         'must be a whole number or "auto"; got "three"',
@@ -133,22 +134,10 @@ INVALID = [
         id="auto-where-not-allowed",
     ),
     pytest.param(
-        job(REQUIRED + "  suffix = »5\n"),
-        'Invalid value for "suffix"',
-        "must be a string",
-        id="number-for-suffix",
-    ),
-    pytest.param(
         job(REQUIRED + '  metadata = »["a"]\n'),
         'Invalid value for "metadata"',
         "must be a map of strings",
         id="list-for-map",
-    ),
-    pytest.param(
-        job(REQUIRED + "  metadata = »{ team = 1 }\n"),
-        'Invalid value for "metadata"',
-        "must be a map of strings",
-        id="number-in-map",
     ),
     pytest.param(
         job(REQUIRED + integration(wandb='tags = »"a"\n      project = "p"')),
@@ -158,8 +147,8 @@ INVALID = [
     ),
     pytest.param(
         job(REQUIRED + '  lifecycle {\n    create_before_destroy = »"yes"\n  }\n'),
-        'Invalid value for "create_before_destroy"',
-        "must be true or false",
+        'Invalid "create_before_destroy"',
+        "A static value is required: write true or false.",
         id="string-for-bool",
     ),
     pytest.param(
@@ -171,24 +160,6 @@ INVALID = [
         'Invalid value for "grader"',
         "must be an object",
         id="string-for-object",
-    ),
-    pytest.param(
-        job(REQUIRED.replace('"gpt-4o-mini"', '»"${var.base}-mini"')),
-        'Unsupported expression in "model"',
-        "templates",
-        id="template",
-    ),
-    pytest.param(
-        job(REQUIRED + '  suffix = »lower("X")\n'),
-        'Unsupported expression in "suffix"',
-        'lower("X")',
-        id="function-call",
-    ),
-    pytest.param(
-        job(REQUIRED + "  metadata = »{ id = openai_file.train.id }\n"),
-        'Unsupported value in "metadata"',
-        "literal values",
-        id="reference-inside-map",
     ),
     # the API's limits
     *(
@@ -373,12 +344,6 @@ INVALID = [
         'has no block type named "timeouts".',
         id="unknown-block-type",
     ),
-    pytest.param(
-        job(REQUIRED + "  lifecycle {\n    »prevent_destroy = true\n  }\n"),
-        'Unsupported argument "prevent_destroy"',
-        "",
-        id="unknown-lifecycle-argument",
-    ),
     # top level
     pytest.param(
         {"main.tf": '»resource "openai_model" "m" {\n  model = "x"\n}\n'},
@@ -395,21 +360,19 @@ INVALID = [
     *(
         pytest.param(
             {"main.tf": f"»{text}"},
-            f'"{kind}" blocks are not supported yet',
-            "variables, locals, outputs",
+            f'"{kind}" blocks are not supported',
+            "a configuration is one root module",
             id=f"{kind}-block",
         )
         for kind, text in [
-            ("variable", 'variable "model" {\n  default = "x"\n}\n'),
-            ("locals", "locals {\n  a = 1\n}\n"),
-            ("output", 'output "id" {\n  value = 1\n}\n'),
             ("data", 'data "openai_model" "m" {\n}\n'),
+            ("module", 'module "m" {\n  source = "./m"\n}\n'),
         ]
     ),
     pytest.param(
         {"main.tf": "terraform {\n}\n»resouce {\n}\n"},
         'Unknown block type "resouce"',
-        "resource, provider and terraform",
+        "resource, variable, locals, output, provider and terraform",
         id="unknown-top-level-block",
     ),
     pytest.param(
@@ -457,33 +420,21 @@ INVALID = [
     # references
     pytest.param(
         job(REQUIRED.replace("openai_file.train.id", "»openai_file.missing.id")),
-        "Reference to undeclared resource openai_file.missing",
-        "openai_fine_tuning_job.bot refers to openai_file.missing.id",
+        "Reference to undeclared resource",
+        'A managed resource "openai_file" "missing" has not been declared',
         id="undeclared-resource",
     ),
     pytest.param(
         job(REQUIRED.replace("openai_file.train.id", "»openai_file.train.path")),
-        'Unsupported attribute "path"',
-        "id, bytes, filename, sha256",
+        "Unsupported attribute",
+        'named "path". It has: bytes, created_at, file, filename, id, purpose, sha256',
         id="attribute-not-exported",
     ),
     pytest.param(
         job(REQUIRED.replace("openai_file.train.id", "»var.training_file")),
-        'Unsupported reference in "training_file"',
-        "Variables and locals",
+        "Reference to undeclared input variable",
+        'An input variable with the name "training_file" has not been declared',
         id="variable-reference",
-    ),
-    pytest.param(
-        job(REQUIRED.replace("openai_file.train.id", "»openai_file.train.id.x")),
-        'Unsupported reference in "training_file"',
-        "openai_file.NAME.id",
-        id="reference-too-deep",
-    ),
-    pytest.param(
-        job(REQUIRED.replace('"gpt-4o-mini"', "»openai_file.train.id")),
-        'Unsupported reference in "model"',
-        "Use a literal value.",
-        id="reference-where-none-is-allowed",
     ),
     # data files
     pytest.param(
@@ -556,7 +507,7 @@ def test_top_level_hyperparameters_alone_is_only_a_deprecation_warning(tmp_path:
             at("main.tf", files["main.tf"], "hyperparameters"),
         )
     ]
-    bot = configuration.resources["openai_fine_tuning_job.bot"]
+    bot = desires(configuration)["openai_fine_tuning_job.bot"]
     assert bot.arguments["hyperparameters"] == {"n_epochs": 3}
 
 
@@ -580,7 +531,6 @@ def test_blank_lines_in_a_data_file_are_fine(tmp_path: Path) -> None:
 
 def test_all_errors_of_a_config_are_reported_together(tmp_path: Path) -> None:
     files = {
-        "broken.tf": "x = [1\n",
         "files.tf": FILES_TF
         + 'resource "openai_file" "valid" {\n  file = "data/nowhere.jsonl"\n}\n',
         "data/train.jsonl": '{"a": 1}\n[]\n',
@@ -589,20 +539,19 @@ def test_all_errors_of_a_config_are_reported_together(tmp_path: Path) -> None:
             "  training_file = openai_file.train.path\n"
             "  seed          = -1\n"
             "  n_epoch       = 3\n" + method("dpo", "beta = 2.5") + "}\n"
-            'variable "x" {\n}\n'
+            'variable "x" {\n  type = strin\n  default = 1\n}\n'
         ),
     }
     _, problems = load(tmp_path, files)
     text = files["main.tf"]
     assert sorted((p.summary, str(p.where)) for p in problems) == sorted(
         [
-            ("Unexpected end of file", "broken.tf:2:1"),
             ('Unsupported argument "n_epoch"', at("main.tf", text, "n_epoch")),
             ('Invalid value for "seed"', at("main.tf", text, "-1")),
             ('Invalid value for "beta"', at("main.tf", text, "2.5")),
             ('Missing required argument "model"', "main.tf:1:1"),
-            ('"variable" blocks are not supported yet', at("main.tf", text, "variable")),
-            ('Unsupported attribute "path"', at("main.tf", text, "openai_file")),
+            ("Invalid type specification", at("main.tf", text, "strin")),
+            ("Unsupported attribute", at("main.tf", text, "openai_file")),
             ("Data file not found", at("files.tf", files["files.tf"], "resource", 2)),
             ("Line 2 of data/train.jsonl is JSON but not an object", "data/train.jsonl:2:1"),
         ]
@@ -701,12 +650,13 @@ def test_a_required_argument_set_to_null_is_an_error(tmp_path: Path) -> None:
     assert any('"model"' in p.summary for p in errors(problems))
 
 
-def test_a_reference_to_a_number_is_rejected_where_a_string_is_needed(tmp_path: Path) -> None:
-    files = job(REQUIRED.replace("openai_file.train.id", "openai_file.train.bytes"))
-    _, problems = load(tmp_path, files)
-    assert [str(p.where) for p in errors(problems)] == [
-        at("main.tf", files["main.tf"], "openai_file")
-    ]
+def test_a_number_where_a_string_is_needed_becomes_a_string_as_in_terraform(
+    tmp_path: Path,
+) -> None:
+    files = job(REQUIRED.replace('"gpt-4o-mini"', "42"))
+    configuration, problems = load(tmp_path, files)
+    assert errors(problems) == []
+    assert desires(configuration)["openai_fine_tuning_job.bot"].arguments["model"] == "42"
 
 
 def test_a_syntax_error_does_not_cascade_into_undeclared_references(tmp_path: Path) -> None:
@@ -720,12 +670,24 @@ def test_a_syntax_error_is_rendered_with_its_source_line(tmp_path: Path) -> None
     assert '   2: y = "open' in render(problems[0], configuration.sources)
 
 
-@pytest.mark.parametrize("argument", ["  »count = 2\n", "  »for_each = {}\n"])
-def test_count_and_for_each_are_named_as_not_supported_yet(tmp_path: Path, argument: str) -> None:
-    files, where = marked(job(REQUIRED + argument))
-    _, problems = load(tmp_path, files)
-    assert [str(p.where) for p in problems] == [where]
-    assert "not supported yet" in f"{problems[0].summary} {problems[0].detail}"
+@pytest.mark.parametrize(
+    ("argument", "addresses"),
+    [
+        ("  count = 2\n", ["openai_fine_tuning_job.bot[0]", "openai_fine_tuning_job.bot[1]"]),
+        (
+            '  for_each = toset(["b", "a"])\n',
+            ['openai_fine_tuning_job.bot["a"]', 'openai_fine_tuning_job.bot["b"]'],
+        ),
+        ("  for_each = {}\n", []),
+    ],
+)
+def test_count_and_for_each_make_one_instance_per_index_or_key(
+    tmp_path: Path, argument: str, addresses: list[str]
+) -> None:
+    configuration, problems = load(tmp_path, job(REQUIRED + argument))
+    assert problems == []
+    jobs = [a for a in desires(configuration) if a.startswith("openai_fine_tuning_job")]
+    assert jobs == addresses
 
 
 # Decoded values, and what they become.
@@ -782,25 +744,6 @@ FULL_FILES = {
 }
 
 
-def without_ends(value: Any) -> Any:
-    """References compared by their start only: their end is not part of these tests."""
-    if isinstance(value, Reference):
-        start = SourceRange(value.where.file, value.where.line, value.where.column)
-        return Reference(value.address, value.attribute, start)
-    if isinstance(value, dict):
-        return {k: without_ends(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [without_ends(v) for v in value]
-    return value
-
-
-def reference(address: str, attribute: str, text: str, file: str = "main.tf") -> Reference:
-    file_, line, column = at(file, text, f"{address}.{attribute}").split(":")
-    return Reference(address, attribute, SourceRange(file_, int(line), int(column)))
-
-
-TRAIN = reference("openai_file.train", "id", FULL_MAIN)
-VALID = reference("openai_file.valid", "id", FULL_MAIN)
 DPO = {
     "hyperparameters": {
         "beta": 0.1,
@@ -815,7 +758,7 @@ WANDB = {
 }
 
 
-def test_a_full_config_decodes_to_plain_values_and_references(tmp_path: Path) -> None:
+def test_a_full_config_decodes_its_blocks_and_the_graph(tmp_path: Path) -> None:
     configuration, problems = load(tmp_path, FULL_FILES)
     assert problems == []
     assert list(configuration.resources) == [
@@ -825,7 +768,6 @@ def test_a_full_config_decodes_to_plain_values_and_references(tmp_path: Path) ->
     ]
     assert configuration.provider == {"base_url": "http://127.0.0.1:8080/v1"}
     assert set(configuration.sources) == {"files.tf", "main.tf"}
-    assert configuration.resources["openai_file.train"].arguments == {"file": "data/train.jsonl"}
     bot = configuration.resources["openai_fine_tuning_job.bot"]
     assert (bot.type, bot.name, bot.address, str(bot.where)) == (
         "openai_fine_tuning_job",
@@ -833,40 +775,36 @@ def test_a_full_config_decodes_to_plain_values_and_references(tmp_path: Path) ->
         "openai_fine_tuning_job.bot",
         at("main.tf", FULL_MAIN, 'resource "openai_fine_tuning_job"'),
     )
-    assert without_ends(dict(bot.arguments)) == {
-        "model": "gpt-4o-mini-2024-07-18",
-        "training_file": TRAIN,
-        "validation_file": VALID,
-        "suffix": "support-bot",
-        "seed": 42,
-        "cancel_after_timeout": 3600,
-        "metadata": {"team": "support", "cost-center": "42"},
-        "method": {"type": "dpo", "dpo": DPO},
-        "integrations": [WANDB],
-        "lifecycle": {"create_before_destroy": True},
+    assert bot.lifecycle.create_before_destroy is True
+    assert configuration.graph["openai_fine_tuning_job.bot"] == {
+        "openai_file.train",
+        "openai_file.valid",
     }
-    assert [without_ends(r) for r in bot.references()] == [TRAIN, VALID]
+    assert configuration.resource_order()[-1] == "openai_fine_tuning_job.bot"
+    train = desires(configuration)["openai_file.train"]
+    assert (train.arguments["file"], train.arguments["purpose"]) == (
+        "data/train.jsonl",
+        "fine-tune",
+    )
 
 
 def test_a_full_config_becomes_the_api_create_request_and_ftctl_settings(
     tmp_path: Path,
 ) -> None:
     configuration, _ = load(tmp_path, FULL_FILES)
-    arguments = dict(configuration.resources["openai_fine_tuning_job.bot"].arguments)
-    assert without_ends(fine_tuning_job.create_request(arguments)) == {
+    bot = desires(configuration)["openai_fine_tuning_job.bot"]
+    assert bot.arguments == {
         "model": "gpt-4o-mini-2024-07-18",
-        "training_file": TRAIN,
-        "validation_file": VALID,
+        "training_file": UNKNOWN,
+        "validation_file": UNKNOWN,
         "suffix": "support-bot",
         "seed": 42,
         "metadata": {"team": "support", "cost-center": "42"},
         "method": {"type": "dpo", "dpo": DPO},
         "integrations": [WANDB],
     }
-    assert fine_tuning_job.settings(arguments) == {
-        "cancel_after_timeout": 3600,
-        "create_before_destroy": True,
-    }
+    assert bot.settings == {"cancel_after_timeout": 3600, "create_before_destroy": True}
+    assert bot.depends_on == ("openai_file.train", "openai_file.valid")
 
 
 # (job body after model and training_file, the request's keys besides those two)
@@ -923,13 +861,8 @@ def test_create_request_nests_the_method_and_keeps_legacy_hyperparameters(
     files = job(REQUIRED + body)
     configuration, problems = load(tmp_path, files)
     assert errors(problems) == []
-    arguments = dict(configuration.resources["openai_fine_tuning_job.bot"].arguments)
-    request = without_ends(fine_tuning_job.create_request(arguments))
-    assert request == {
-        "model": "gpt-4o-mini",
-        "training_file": reference("openai_file.train", "id", files["main.tf"]),
-        **expected,
-    }
+    request = desires(configuration)["openai_fine_tuning_job.bot"].arguments
+    assert request == {"model": "gpt-4o-mini", "training_file": UNKNOWN, **expected}
 
 
 @pytest.mark.parametrize(
@@ -955,5 +888,4 @@ def test_settings_hold_the_timeout_and_create_before_destroy(
 ) -> None:
     configuration, problems = load(tmp_path, job(REQUIRED + body))
     assert problems == []
-    arguments = dict(configuration.resources["openai_fine_tuning_job.bot"].arguments)
-    assert fine_tuning_job.settings(arguments) == expected
+    assert desires(configuration)["openai_fine_tuning_job.bot"].settings == expected

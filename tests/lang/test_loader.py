@@ -11,15 +11,22 @@ import pytest
 from ftctl.diagnostics import Diagnostic, Severity
 from ftctl.lang.loader import load_directory, parse_source
 from ftctl.lang.syntax import (
+    Binary,
     Block,
     Body,
+    Conditional,
     Expression,
+    FunctionCall,
+    IfDirective,
+    Interpolation,
     Literal,
     ObjectExpr,
     SourceFile,
+    Template,
+    TemplatePart,
     Traversal,
     TupleExpr,
-    Unsupported,
+    Unary,
 )
 from tests.lang import at, line_col, marked, write
 
@@ -32,11 +39,11 @@ class Ref:
 
 
 @dataclass(frozen=True)
-class Unsup:
-    """Expected shape of an Unsupported expression."""
+class Node:
+    """Expected shape of an operator, call or template: its kind and its operands' shapes."""
 
     kind: str
-    text: str
+    parts: tuple[object, ...]
 
 
 def shape(expression: Expression) -> object:
@@ -47,12 +54,32 @@ def shape(expression: Expression) -> object:
         case TupleExpr(items=items):
             return [shape(item) for item in items]
         case ObjectExpr(items=items):
-            return {item.key: shape(item.value) for item in items}
+            return {shape(item.key): shape(item.value) for item in items}
         case Traversal():
             return Ref(str(expression))
-        case Unsupported(kind=kind, text=text):
-            return Unsup(kind, text)
+        case FunctionCall(name=name, arguments=arguments):
+            return Node(f"call {name}", tuple(shape(a) for a in arguments))
+        case Binary(operator=operator, left=left, right=right):
+            return Node(operator, (shape(left), shape(right)))
+        case Unary(operator=operator, operand=operand):
+            return Node(operator, (shape(operand),))
+        case Conditional(condition=condition, then=then, otherwise=otherwise):
+            return Node("?:", (shape(condition), shape(then), shape(otherwise)))
+        case Template(parts=parts):
+            return Node("template", tuple(_part(p) for p in parts))
     raise AssertionError(f"unknown expression {expression!r}")
+
+
+def _part(part: TemplatePart) -> object:
+    if isinstance(part, str):
+        return part
+    if isinstance(part, Interpolation):
+        return Node("${}", (shape(part.expression),))
+    if isinstance(part, IfDirective):
+        then = tuple(_part(p) for p in part.then)
+        otherwise = tuple(_part(p) for p in part.otherwise)
+        return Node("%{if}", (shape(part.condition), then, otherwise))
+    return Node("%{for}", (part.key_name, part.value_name, shape(part.collection)))
 
 
 def parse(text: str, name: str = "main.tf") -> SourceFile:
@@ -107,22 +134,22 @@ EXPRESSIONS = [
     ),
     pytest.param("openai_file.train.id", Ref("openai_file.train.id"), id="reference"),
     pytest.param("var.x", Ref("var.x"), id="variable-reference"),
+    pytest.param('file("prompt.txt")', Node("call file", ("prompt.txt",)), id="function-call"),
     pytest.param(
-        'file("prompt.txt")', Unsup("function_call", 'file("prompt.txt")'), id="function-call"
+        '"${var.x}-v1"', Node("template", (Node("${}", (Ref("var.x"),)), "-v1")), id="template"
     ),
-    pytest.param('"${var.x}-v1"', Unsup("template", '"${var.x}-v1"'), id="template"),
     pytest.param(
         '"%{ if true }x%{ endif }"',
-        Unsup("template", '"%{ if true }x%{ endif }"'),
+        Node("template", (Node("%{if}", (True, ("x",), ())),)),
         id="template-directive",
     ),
     pytest.param(
         'var.env == "prod" ? 3 : 1',
-        Unsup("conditional", 'var.env == "prod" ? 3 : 1'),
+        Node("?:", (Node("==", (Ref("var.env"), "prod")), 3, 1)),
         id="conditional",
     ),
-    pytest.param("2 * var.n + 1", Unsup("binary_op", "2 * var.n + 1"), id="arithmetic"),
-    pytest.param("-var.n", Unsup("operator", "-var.n"), id="negated-reference"),
+    pytest.param("2 * var.n + 1", Node("+", (Node("*", (2, Ref("var.n"))), 1)), id="arithmetic"),
+    pytest.param("-var.n", Node("-", (Ref("var.n"),)), id="negated-reference"),
 ]
 
 
@@ -145,7 +172,7 @@ def test_object_items_keep_the_position_of_their_keys() -> None:
     text = 'x = {\n  bare = 1\n  "quoted-key" = "v"\n}\n'
     value = parse(text).body.attributes[0].value
     assert isinstance(value, ObjectExpr)
-    assert [(item.key, str(item.where)) for item in value.items] == [
+    assert [(shape(item.key), str(item.where)) for item in value.items] == [
         ("bare", at("main.tf", text, "bare")),
         ("quoted-key", at("main.tf", text, '"quoted-key"')),
     ]
@@ -155,9 +182,12 @@ def test_object_items_keep_the_position_of_their_keys() -> None:
     ]
 
 
-def test_heredoc_with_interpolation_is_unsupported() -> None:
-    value = parse("x = <<EOT\nhi ${var.x}\nEOT\n").body.attributes[0].value
-    assert isinstance(value, Unsupported)
+def test_heredoc_interpolation_is_parsed_at_its_place_in_the_file() -> None:
+    text = "x = <<EOT\nhi ${var.x}\nEOT\n"
+    value = parse(text).body.attributes[0].value
+    assert shape(value) == Node("template", ("hi ", Node("${}", (Ref("var.x"),)), "\n"))
+    assert isinstance(value, Template) and isinstance(value.parts[1], Interpolation)
+    assert str(value.parts[1].expression.where) == at("main.tf", text, "var.x")
 
 
 def test_heredoc_resolves_escaped_interpolation() -> None:
@@ -166,8 +196,10 @@ def test_heredoc_resolves_escaped_interpolation() -> None:
 
 
 def test_unsupported_text_leaves_out_a_trailing_comment() -> None:
-    value = parse("x = 2 * 3 # why\n").body.attributes[0].value
-    assert shape(value) == Unsup("binary_op", "2 * 3")
+    text = "x = 2 * 3 # why\n"
+    value = parse(text).body.attributes[0].value
+    assert shape(value) == Node("*", (2, 3))
+    assert (value.where.end_line, value.where.end_column) == line_col(text, text.index(" #"))
 
 
 NESTED = """\
