@@ -491,9 +491,16 @@ class _Converter:
                 continue  # the quotes
             inner = part.children[0]
             if isinstance(inner, Token):
-                # An escaped $${ or %%{ is literal text from its second character on.
                 literal = inner.value
-                flat.append(_unescape(literal) if inner.type == "STRING_CHARS" else literal[1:])
+                if inner.type == "STRING_CHARS":
+                    flat.append(_unescape(literal))
+                    continue
+                # An escaped $${ or %%{ is the text ${ or %{. python-hcl2 lexes it on to the
+                # next }, so what follows it is read again: "$${ ${x} }" interpolates x.
+                flat.append(literal[1:3])
+                origin = (inner.line or 1, (inner.column or 1) + 3)
+                for piece in self.scan(literal[3:], _along(origin)):
+                    flat.append(_unescape(piece) if isinstance(piece, str) else piece)
                 continue
             assert isinstance(inner, Tree)
             tokens = [c for c in inner.children if isinstance(c, Token)]
@@ -747,6 +754,11 @@ def _strip(flat: list[_Piece]) -> None:
             flat[index - 1] = str(flat[index - 1]).rstrip()
         if piece.strip_right and index + 1 < len(flat) and isinstance(flat[index + 1], str):
             flat[index + 1] = str(flat[index + 1]).lstrip()
+
+
+def _along(origin: tuple[int, int]) -> Callable[[int], tuple[int, int]]:
+    """Line and column of each offset in one line of text that starts at `origin`."""
+    return lambda offset: (origin[0], origin[1] + offset)
 
 
 def _closing_brace(text: str, start: int) -> int | None:
