@@ -3,8 +3,10 @@
 Data only: the planner builds it, apply executes it, views render its JSON. Stdlib imports only.
 """
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum, StrEnum
 from typing import Any, Final, NamedTuple, TypeAlias, assert_never
@@ -214,6 +216,9 @@ class Change:
     # Argument paths whose difference forces the replacement, e.g. (("training_file",),).
     replace_paths: tuple[Path, ...] = ()
     warnings: tuple[str, ...] = ()
+    # Arguments derived from sensitive values, left out of before and after: the sha256 of
+    # each planned value, so a saved plan can still be checked against the configuration.
+    sensitive: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         change: dict[str, Any] = {
@@ -222,6 +227,10 @@ class Change:
             "after": self.after,
             "after_unknown": self.after_unknown,
         }
+        if self.sensitive:
+            marks = dict.fromkeys(sorted(self.sensitive), True)
+            change["after_sensitive"] = marks if self.after is not None else False
+            change["before_sensitive"] = marks if self.before is not None else False
         if self.replace_paths:
             change["replace_paths"] = [list(path) for path in self.replace_paths]
         document: dict[str, Any] = {
@@ -229,13 +238,18 @@ class Change:
             "mode": "managed",
             "type": self.type,
             "name": self.name,
-            "change": change,
         }
+        key = instance_key(self.address)
+        if key is not None:
+            document["index"] = key
+        document["change"] = change
         if self.reason is not None:
             document["action_reason"] = self.reason.action_reason
         # Terraform's actions lists are ambiguous for ftctl (["delete"] is a file deletion or a
         # job cancellation), so the exact action travels beside them, where tools ignore it.
         document["ftctl"] = {"action": self.action.value, "warnings": list(self.warnings)}
+        if self.sensitive:
+            document["ftctl"]["sensitive_digests"] = dict(self.sensitive)
         return document
 
     @classmethod
@@ -259,7 +273,23 @@ class Change:
             after_unknown=change["after_unknown"],
             replace_paths=tuple(tuple(path) for path in change.get("replace_paths", ())),
             warnings=tuple(own["warnings"]),
+            sensitive=dict(own.get("sensitive_digests", {})),
         )
+
+
+def sensitive_digest(value: Any) -> str:
+    """Tells a sensitive value's change without holding it: apply checks a saved plan by it."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def instance_key(address: str) -> str | int | None:
+    """The instance key of `openai_file.shard[2]` (2) or `…sweep["lr-1"]` ("lr-1")."""
+    _, bracket, rest = address.removesuffix("~deposed").partition("[")
+    if not bracket:
+        return None
+    key = json.loads(rest.removesuffix("]"))
+    return key if isinstance(key, str | int) else None
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from ftctl.plan import (
     Plan,
     Reason,
     has_unknowns,
+    sensitive_digest,
     split_unknowns,
 )
 
@@ -55,6 +56,8 @@ class Desired:
     # Attributes the API assigns besides `id` (status, fine_tuned_model, …): shown as
     # "(known after apply)" when a new object is planned.
     computed: tuple[str, ...] = ()
+    # Arguments derived from sensitive values: the plan holds only a digest of each.
+    sensitive: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -282,6 +285,11 @@ def _change(
     warnings: tuple[str, ...] = (),
 ) -> Change:
     after_known, after_unknown = split_unknowns(after) if after is not None else (None, {})
+    hidden = item.sensitive if isinstance(item, Desired) else ()
+    digests = {name: sensitive_digest(after_known.get(name)) for name in hidden if after_known}
+    if hidden:
+        before = None if before is None else {k: v for k, v in before.items() if k not in hidden}
+        after_known = {k: v for k, v in (after_known or {}).items() if k not in hidden}
     return Change(
         address=item.address,
         type=item.type,
@@ -294,6 +302,7 @@ def _change(
         after_unknown=after_unknown if has_unknowns(after) else {},
         replace_paths=replace_paths,
         warnings=warnings,
+        sensitive=digests,
     )
 
 
@@ -469,6 +478,7 @@ def _plain_desired(item: Desired) -> Desired:
         settings=_plain(item.settings),
         depends_on=tuple(item.depends_on),
         computed=tuple(item.computed),
+        sensitive=tuple(item.sensitive),
     )
 
 

@@ -3,6 +3,7 @@ order; each instance's plan decides what later references to it see: a new objec
 unknown, an object that stays keeps its attributes, a running job's model is unknown until the
 job finishes. The same walk serves validate (no state), plan, and apply (one instance)."""
 
+import contextlib
 import hashlib
 import json
 import os
@@ -23,7 +24,16 @@ from ftctl.lang.config import (
 )
 from ftctl.lang.evaluate import EvaluationFailed, Evaluator
 from ftctl.lang.syntax import IndexStep
-from ftctl.lang.values import UNKNOWN, Sensitive, SetValue, is_known, type_name, unmark
+from ftctl.lang.values import (
+    UNKNOWN,
+    EvaluationError,
+    Sensitive,
+    SetValue,
+    is_known,
+    to_number,
+    type_name,
+    unmark,
+)
 from ftctl.lang.variables import VariableInput, variable_values
 from ftctl.planner import FINISHED_STATUSES, Desired, Tracked, plan_change
 from ftctl.resources import file as openai_file
@@ -90,7 +100,9 @@ def prepare(
         walk = Walk(configuration, values, {}, 0, validating=True)
         walk.run()
         walk.outputs()
-        problems += walk.problems
+        # Where the static checks found a problem, evaluating it again only repeats it.
+        reported = {p.where for p in problems if p.where is not None}
+        problems += [p for p in walk.problems if p.where not in reported]
     return configuration, unique(problems)
 
 
@@ -257,6 +269,9 @@ class Walk:
             except EvaluationFailed as exc:
                 self.problems.append(exc.diagnostic)
                 return None
+            if isinstance(count, str):  # Terraform converts "2" as it would for any number
+                with contextlib.suppress(EvaluationError):
+                    count = to_number(count)
             problem = _count_problem(count, sensitive)
             if count is UNKNOWN and self.validating:
                 return None
@@ -302,6 +317,7 @@ class Walk:
         found_before = self._errors()
         arguments = self.decoder.decode(resource.body, schema, evaluate)
         plain, _ = unmark(arguments)
+        hidden = frozenset(name for name, value in arguments.items() if unmark(value)[1])
         old = self.tracked.get(instance.address)
         if resource.type == fine_tuning_job.TYPE:
             self.problems.extend(
@@ -313,7 +329,7 @@ class Walk:
         broken = resource.address in self.configuration.invalid
         if self._errors() > found_before or missing or broken:
             return _unknown_object(resource.type, plain)
-        desired = self._desired(instance, plain, old)
+        desired = self._desired(instance, plain, old, hidden)
         if desired is None:
             return _unknown_object(resource.type, plain)
         self.desired[instance.address] = desired
@@ -358,8 +374,13 @@ class Walk:
         return False
 
     def _desired(
-        self, instance: Instance, arguments: dict[str, Any], old: Tracked | None
+        self,
+        instance: Instance,
+        arguments: dict[str, Any],
+        old: Tracked | None,
+        hidden: frozenset[str] = frozenset(),
     ) -> Desired | None:
+        """`hidden`: arguments derived from sensitive values."""
         resource = instance.resource
         lifecycle = resource.lifecycle
         if resource.type == openai_file.TYPE:
@@ -416,6 +437,7 @@ class Walk:
                 )
             ),
             computed=COMPUTED[resource.type],
+            sensitive=tuple(sorted(hidden & set(wanted))),
         )
 
 

@@ -18,7 +18,15 @@ from ftctl.diagnostics import Diagnostic, DiagnosticsError, FtctlError, Severity
 from ftctl.engine.desired import Walk, resource_of, unique
 from ftctl.lang.config import Configuration
 from ftctl.lang.values import UNKNOWN, is_known, unmark
-from ftctl.plan import Action, Change, OutputChange, Plan, Step, has_unknowns
+from ftctl.plan import (
+    Action,
+    Change,
+    OutputChange,
+    Plan,
+    Step,
+    has_unknowns,
+    sensitive_digest,
+)
 from ftctl.planner import FINISHED_STATUSES, Desired, Tracked, make_plan
 from ftctl.provider.base import (
     Ambiguous,
@@ -170,10 +178,7 @@ def make(
         now,
         replace=tuple(replace_addresses),
         triggered=tuple(walk.triggered),
-        # A target takes its deposed object along: it is part of that resource's replacement.
-        targets=tuple(
-            (*targets, *(f"{t}{DEPOSED}" for t in targets if f"{t}{DEPOSED}" in state.resources))
-        ),
+        targets=_targeted(targets, [d.address for d in desired], state),
         declared=tuple(configuration.resources),
         lineage=state.lineage,
         serial=state.serial,
@@ -184,6 +189,18 @@ def make(
     return dataclasses.replace(
         plan, output_changes=output_changes(outputs, state.outputs, configuration)
     )
+
+
+def _targeted(targets: Sequence[str], desired: Sequence[str], state: State) -> tuple[str, ...]:
+    """--target addresses as instances: a resource address (TYPE.NAME) names all its
+    instances, as in Terraform, and a target takes its deposed object along (it is part of that
+    resource's replacement)."""
+    known = {*desired, *state.resources}
+    found: list[str] = []
+    for target in targets:
+        instances = [a for a in sorted(known) if "[" in a and resource_of(a) == target]
+        found += instances if target not in known and instances else [target]
+    return tuple((*found, *(f"{t}{DEPOSED}" for t in found if f"{t}{DEPOSED}" in state.resources)))
 
 
 def prevent_destroy_violations(plan: Plan, configuration: Configuration) -> list[Diagnostic]:
@@ -692,10 +709,13 @@ def changed_since(plan: Plan, configuration: Configuration, state: State) -> lis
             changed.append(change.address)
             continue
         known_then = {
-            k: v for k, v in now.arguments.items() if change.after_unknown.get(k) is not True
+            k: v
+            for k, v in now.arguments.items()
+            if change.after_unknown.get(k) is not True and k not in change.sensitive
         }
         planned = {k: v for k, v in after.items() if k in now.arguments or k in known_then}
-        if planned != known_then:
+        hidden_now = {k: sensitive_digest(now.arguments.get(k)) for k in now.sensitive}
+        if planned != known_then or hidden_now != dict(change.sensitive):
             changed.append(change.address)
     return changed
 

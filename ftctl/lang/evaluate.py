@@ -483,8 +483,16 @@ class Evaluator:
                     f'Call to function "templatefile" failed: {name}: vars map does not contain '
                     f'key "{reference}", referenced in the template.',
                 )
+        # The template sees its vars and functions only: no var., local. or resources.
+        isolated = Evaluator(
+            directory=self.directory,
+            variables={},
+            locals_={},
+            resource_types=(),
+            resources=self.resources,
+        )
         try:
-            return self.evaluate(template, dict(variables))
+            return isolated.evaluate(template, dict(variables))
         except EvaluationFailed as exc:
             raise EvaluationError(
                 "Error in function call",
@@ -750,4 +758,4 @@ def _arithmetic(operator: str, a: int | float, b: int | float, where: SourceRang
 def _template_references(template: Expression) -> set[str]:
     from ftctl.lang.syntax import traversals
 
-    return {t.root for t in traversals(template)} - set(_VALUE_ROOTS)
+    return {t.root for t in traversals(template)}

@@ -1245,8 +1245,8 @@ def _tonumber(value: Any) -> int | float | None:
 def _tobool(value: Any) -> bool | None:
     if value is None or isinstance(value, bool):
         return value
-    if value in ("true", "false"):
-        return value == "true"
+    if value in ("true", "false", "1", "0"):  # cty converts "1" and "0" too
+        return value in ("true", "1")
     if isinstance(value, str):
         raise _ArgError(
             0,

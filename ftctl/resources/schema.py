@@ -19,6 +19,7 @@ from ftctl.lang.values import (
     EvaluationError,
     Sensitive,
     is_known,
+    mark,
     to_number,
     to_string,
     unmark,
@@ -215,7 +216,8 @@ class Decoder:
         return values
 
     def value(self, value: Any, spec: Argument, where: SourceRange) -> Any:
-        plain, _ = unmark(value)
+        """The checked value, still marked if it was sensitive."""
+        plain, sensitive = unmark(value)
         if plain is UNKNOWN:
             return UNKNOWN
         if plain is None:
@@ -245,7 +247,7 @@ class Decoder:
                 )
             )
             return _INVALID
-        return plain
+        return mark(plain, sensitive)
 
     def _unknown(self, name: str, where: SourceRange, schema: BlockType, as_block: bool) -> None:
         known = [a.name for a in schema.arguments] + [b.name for b in schema.blocks]

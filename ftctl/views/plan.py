@@ -85,11 +85,12 @@ def render_plan(document: Mapping[str, Any]) -> str:
 
 def _output_lines(changes: Mapping[str, Any]) -> list[str]:
     lines = []
-    for name in sorted(changes):
+    shown = [name for name in sorted(changes) if changes[name]["actions"] != ["no-op"]]
+    width = max((len(name) for name in shown), default=0)
+    for name in shown:
         body = changes[name]
         actions = body["actions"]
-        if actions == ["no-op"]:
-            continue
+        label = name.ljust(width)
         new: Any = (
             _Sensitive()
             if body["after_sensitive"]
@@ -99,11 +100,11 @@ def _output_lines(changes: Mapping[str, Any]) -> list[str]:
         )
         old: Any = _Sensitive() if body["before_sensitive"] else body["before"]
         if actions == ["create"]:
-            lines += _value_lines("+", name, new, indent=0)
+            lines += _value_lines("+", label, new, indent=0)
         elif actions == ["delete"]:
-            lines += _value_lines("-", name, old, indent=0, suffix=" -> null")
+            lines += _value_lines("-", label, old, indent=0, suffix=" -> null")
         else:
-            lines.append(f"  ~ {name} = {_inline(old)} -> {_inline(new)}")
+            lines.append(f"  ~ {label} = {_inline(old)} -> {_inline(new)}")
     return lines
 
 
@@ -155,10 +156,17 @@ def _attribute_lines(change: Mapping[str, Any], action: Action) -> list[str]:
     after: Mapping[str, Any] | None = body["after"]
     unknown: Mapping[str, Any] = body["after_unknown"] or {}
     forcing = {path[0] for path in body.get("replace_paths", []) if path}
+    secret = set(body.get("after_sensitive") or {}) | set(body.get("before_sensitive") or {})
     names = sorted(
         name
-        for name in {*before, *(after or {}), *(k for k, v in unknown.items() if v is True)}
+        for name in {
+            *before,
+            *(after or {}),
+            *(k for k, v in unknown.items() if v is True),
+            *secret,
+        }
         if name in unknown
+        or name in secret
         or _shown(name, before.get(name))
         or _shown(name, (after or {}).get(name))
     )
@@ -168,6 +176,13 @@ def _attribute_lines(change: Mapping[str, Any], action: Action) -> list[str]:
     for name in names:
         label = name.ljust(width)
         old = before.get(name)
+        if name in secret:
+            shown = _secret_line(name, label, before, after, forcing)
+            if shown is None:
+                hidden += 1
+            else:
+                lines.append(shown)
+            continue
         if after is None:  # the object leaves: everything goes
             lines += _value_lines("-", label, old, suffix=" -> null", indent=4)
             continue
@@ -193,6 +208,23 @@ def _attribute_lines(change: Mapping[str, Any], action: Action) -> list[str]:
         plural = "s" if hidden > 1 else ""
         lines.append(f"        # ({hidden} unchanged attribute{plural} hidden)")
     return lines
+
+
+def _secret_line(
+    name: str,
+    label: str,
+    before: Mapping[str, Any],
+    after: Mapping[str, Any] | None,
+    forcing: set[str],
+) -> str | None:
+    """A sensitive argument's line: the plan holds no value for it, only whether it changes."""
+    if after is None:
+        return f"      - {label} = (sensitive value) -> null"
+    if not before:
+        return f"      + {label} = (sensitive value)"
+    if name in forcing:
+        return f"      ~ {label} = (sensitive value) # forces replacement"
+    return None
 
 
 class _Later:

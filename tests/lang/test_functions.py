@@ -253,6 +253,8 @@ RESULTS: list[tuple[str, tuple[Any, ...], Any]] = [
     ("tobool", (True,), True),
     ("tobool", ("true",), True),
     ("tobool", ("false",), False),
+    ("tobool", ("1",), True),
+    ("tobool", ("0",), False),
     ("tobool", (None,), None),
     ("coalesce", ("a", "b"), "a"),
     ("coalesce", ("", "b"), "b"),

@@ -3,6 +3,7 @@
 Regenerate on purpose only (FTCTL_REGENERATE_GOLDEN=1 pytest tests/views) and review the diff.
 """
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ftctl.plan import Plan
+from ftctl.plan import OutputChange, Plan
 from ftctl.planner import Desired, Tracked, make_plan
 from ftctl.views.plan import render_plan
 
@@ -67,8 +68,63 @@ def tracked_file() -> Tracked:
     )
 
 
-def plan(desired: list[Desired], tracked: list[Tracked], **options: Any) -> str:
+def instance(key: str, **changes: Any) -> Desired:
+    return dataclasses.replace(job(**changes), address=f'openai_fine_tuning_job.support["{key}"]')
+
+
+def tracked_instance(key: str, status: str = "running") -> Tracked:
+    return dataclasses.replace(
+        tracked_job(status=status), address=f'openai_fine_tuning_job.support["{key}"]'
+    )
+
+
+OUTPUTS = (
+    OutputChange(
+        name="model",
+        actions=("create",),
+        before=None,
+        after=None,
+        after_unknown=True,
+        sensitive=False,
+    ),
+    OutputChange(
+        name="owner",
+        actions=("update",),
+        before="alice",
+        after="bob",
+        after_unknown=False,
+        sensitive=False,
+    ),
+    OutputChange(
+        name="token",
+        actions=("create",),
+        before=None,
+        after=None,
+        after_unknown=False,
+        sensitive=True,
+    ),
+    OutputChange(
+        name="old",
+        actions=("delete",),
+        before=1,
+        after=None,
+        after_unknown=False,
+        sensitive=False,
+    ),
+    OutputChange(
+        name="same", actions=("no-op",), before=2, after=2, after_unknown=False, sensitive=False
+    ),
+)
+
+
+def plan(
+    desired: list[Desired],
+    tracked: list[Tracked],
+    outputs: tuple[OutputChange, ...] = (),
+    **options: Any,
+) -> str:
     made = make_plan(desired, tracked, NOW, lineage="golden", serial=7, **options)
+    made = dataclasses.replace(made, output_changes=outputs)
     # Render from the JSON text, as `plan --json` would print it: the view sees nothing else.
     return render_plan(Plan.from_json(json.loads(json.dumps(made.to_json()))).to_json())
 
@@ -90,6 +146,22 @@ CASES = {
     "remove_finished_job_and_file": lambda: plan([], [tracked_job(), tracked_file()]),
     "no_changes": lambda: plan([job()], [tracked_job()]),
     "failed_out_of_band": lambda: plan([job()], [tracked_job(status="failed")]),
+    "for_each_key_removed": lambda: plan(
+        [instance("a")],
+        [tracked_instance("a"), tracked_instance("b")],
+        declared=("openai_fine_tuning_job.support",),
+    ),
+    "replace_triggered": lambda: plan(
+        [job()], [tracked_job()], triggered=("openai_fine_tuning_job.support",)
+    ),
+    "sensitive_argument": lambda: plan(
+        [dataclasses.replace(job(suffix="s3cr3t-v2"), sensitive=("suffix",))], [tracked_job()]
+    ),
+    "sensitive_argument_created": lambda: plan(
+        [dataclasses.replace(job(suffix="s3cr3t"), sensitive=("suffix",))], []
+    ),
+    "outputs_only": lambda: plan([job()], [tracked_job()], OUTPUTS),
+    "outputs_with_changes": lambda: plan([job()], [], OUTPUTS[:1]),
 }
 
 
@@ -100,3 +172,14 @@ def test_plan_renders_as_its_golden_file(case: str) -> None:
     if os.environ.get("FTCTL_REGENERATE_GOLDEN") == "1":
         golden.write_text(rendered)
     assert rendered == golden.read_text()
+
+
+def test_a_sensitive_argument_is_in_no_part_of_the_plan_document() -> None:
+    desired = dataclasses.replace(job(suffix="s3cr3t-v2"), sensitive=("suffix",))
+    made = make_plan([desired], [tracked_job()], NOW, lineage="golden", serial=7)
+    text = json.dumps(made.to_json())
+    assert "s3cr3t" not in text and "suffix" not in (made.changes[0].before or {})
+    (change,) = made.to_json()["resource_changes"]
+    assert change["change"]["after_sensitive"] == {"suffix": True}
+    assert change["change"]["replace_paths"] == [["suffix"]]
+    assert Plan.from_json(made.to_json()).changes[0].sensitive == made.changes[0].sensitive
