@@ -4,6 +4,7 @@ Data only: the planner builds it, apply executes it, views render its JSON. Stdl
 """
 
 import hashlib
+import hmac
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,9 @@ FORMAT_VERSION: Final = "1.2"
 # The metadata key ftctl sends with every create to find a job again after an ambiguous
 # failure (DESIGN §2.7). Users never write it, so it is invisible to diffs and renderings.
 RESERVED_METADATA_KEY: Final = "ftctl_token"
+
+# The address suffix of an object a create_before_destroy replacement has not yet dealt with.
+DEPOSED: Final = "~deposed"
 
 _TIMESTAMP_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -277,15 +281,16 @@ class Change:
         )
 
 
-def sensitive_digest(value: Any) -> str:
-    """Tells a sensitive value's change without holding it: apply checks a saved plan by it."""
+def sensitive_digest(value: Any, salt: str) -> str:
+    """Tells a sensitive value's change without holding it: apply checks a saved plan by it.
+    Keyed with the plan's random salt, so no table of precomputed digests can read it."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hmac.new(salt.encode(), text.encode(), hashlib.sha256).hexdigest()
 
 
 def instance_key(address: str) -> str | int | None:
     """The instance key of `openai_file.shard[2]` (2) or `…sweep["lr-1"]` ("lr-1")."""
-    _, bracket, rest = address.removesuffix("~deposed").partition("[")
+    _, bracket, rest = address.removesuffix(DEPOSED).partition("[")
     if not bracket:
         return None
     key = json.loads(rest.removesuffix("]"))
@@ -349,12 +354,17 @@ class Plan:
     state_lineage: str
     state_serial: int
     output_changes: tuple[OutputChange, ...] = ()
+    sensitive_salt: str = ""  # keys the digests of sensitive arguments
+    # (from, to): objects that keep their identity under a new address (count added/removed).
+    moves: tuple[tuple[str, str], ...] = ()
 
     @property
     def applyable(self) -> bool:
         """Anything to do; what --detailed-exitcode reports as 2."""
-        return any(change.action is not Action.NO_OP for change in self.changes) or any(
-            output.actions != ("no-op",) for output in self.output_changes
+        return (
+            any(change.action is not Action.NO_OP for change in self.changes)
+            or any(output.actions != ("no-op",) for output in self.output_changes)
+            or bool(self.moves)
         )
 
     def summary(self) -> Summary:
@@ -369,7 +379,7 @@ class Plan:
     def to_json(self) -> dict[str, Any]:
         """Terraform's plan JSON (`terraform show -json PLANFILE`), with ftctl's extras under
         "ftctl" keys. json.dumps of it is the saved plan file."""
-        return {
+        document: dict[str, Any] = {
             "format_version": self.format_version,
             "timestamp": datetime.fromtimestamp(self.created_at, UTC).strftime(_TIMESTAMP_FORMAT),
             "applyable": self.applyable,
@@ -381,6 +391,12 @@ class Plan:
                 "warnings": list(self.warnings),
             },
         }
+        own = document["ftctl"]
+        if self.sensitive_salt:
+            own["sensitive_salt"] = self.sensitive_salt
+        if self.moves:
+            own["moves"] = [list(move) for move in self.moves]
+        return document
 
     @classmethod
     def from_json(cls, document: Mapping[str, Any]) -> "Plan":
@@ -398,6 +414,8 @@ class Plan:
                 created_at=int(stamp.replace(tzinfo=UTC).timestamp()),
                 state_lineage=own["state_lineage"],
                 state_serial=own["state_serial"],
+                sensitive_salt=own.get("sensitive_salt", ""),
+                moves=tuple((str(a), str(b)) for a, b in own.get("moves", [])),
                 output_changes=tuple(
                     OutputChange.from_json(name, body)
                     for name, body in document.get("output_changes", {}).items()

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any, Final, TypeVar, assert_never
 
 from ftctl.plan import (
+    DEPOSED,
     RESERVED_METADATA_KEY,
     UNKNOWN,
     Action,
@@ -95,6 +96,7 @@ def make_plan(
     triggered: Iterable[str] = (),
     targets: Iterable[str] = (),
     declared: Collection[str] = (),
+    sensitive_salt: str = "",
     lineage: str,
     serial: int,
 ) -> Plan:
@@ -138,7 +140,13 @@ def make_plan(
         item = wanted[address]
         stale = frozenset(renewed[dep] for dep in new_edges[address] if dep in renewed)
         change = _plan_wanted(
-            item, _unknown_where(item.arguments, stale), known.get(address), now, requested, fired
+            item,
+            _unknown_where(item.arguments, stale),
+            known.get(address),
+            now,
+            requested,
+            fired,
+            sensitive_salt,
         )
         if change.action.creates and address in known:
             renewed[address] = known[address].remote_id
@@ -158,6 +166,7 @@ def make_plan(
         created_at=now,
         state_lineage=lineage,
         state_serial=serial,
+        sensitive_salt=sensitive_salt,
     )
 
 
@@ -167,6 +176,7 @@ def plan_change(
     now: int,
     requested: Collection[str] = (),
     triggered: Collection[str] = (),
+    salt: str = "",
 ) -> Change:
     """One resource's change as make_plan plans it, for a caller that needs each resource's
     outcome before it can say what the next one wants (references to a new object's id)."""
@@ -178,6 +188,7 @@ def plan_change(
         now,
         frozenset(requested),
         frozenset(triggered),
+        salt,
     )
 
 
@@ -188,13 +199,14 @@ def _plan_wanted(
     now: int,
     requested: Collection[str],
     triggered: Collection[str] = (),
+    salt: str = "",
 ) -> Change:
     kind = _kind(item.type)
     settings = _settings(item.settings)
     new_object = {name: UNKNOWN for name in ("id", *item.computed)}
     if old is None:
         after = _view(new_object, arguments, settings)
-        return _change(item, Action.CREATE, None, None, after)
+        return _change(item, Action.CREATE, None, None, after, salt=salt)
 
     before = _old_view(old)
     paths = tuple(_differences(_essence(arguments), _essence(old.applied)))
@@ -212,7 +224,7 @@ def _plan_wanted(
     if replacing is not None:
         action = _replacement(kind, finished, bool(settings[CREATE_BEFORE_DESTROY]))
         after = _view(new_object, arguments, settings)
-        return _change(item, action, replacing, before, after, paths)
+        return _change(item, action, replacing, before, after, paths, salt=salt)
 
     staying = _old_extras(old)
     warnings: tuple[str, ...] = ()
@@ -231,24 +243,26 @@ def _plan_wanted(
         and old.created_at + timeout <= now
     ):
         after = _view({**staying, "status": "cancelled"}, arguments, settings)
-        return _change(item, Action.CANCEL, Reason.PAST_DEADLINE, before, after)
+        return _change(item, Action.CANCEL, Reason.PAST_DEADLINE, before, after, salt=salt)
 
     after = _view(staying, arguments, settings)
     if _differences(settings, _settings(old.settings)):
-        return _change(item, Action.UPDATE, Reason.SETTINGS_CHANGED, before, after, (), warnings)
+        return _change(
+            item, Action.UPDATE, Reason.SETTINGS_CHANGED, before, after, (), warnings, salt=salt
+        )
     reason = None
     if finished and old.status == "failed":
         reason = Reason.FAILED_OUT_OF_BAND
     elif finished and old.status == "cancelled":
         reason = Reason.CANCELLED_OUT_OF_BAND
-    return _change(item, Action.NO_OP, reason, before, after, (), warnings)
+    return _change(item, Action.NO_OP, reason, before, after, (), warnings, salt=salt)
 
 
 def _plan_removed(old: Tracked, declared: Collection[str] = ()) -> Change:
     kind = _kind(old.type)
     reason = Reason.NOT_IN_CONFIGURATION
     resource, bracket, key = old.address.partition("[")
-    if bracket and resource in declared and not old.address.endswith("~deposed"):
+    if bracket and resource in declared and not old.address.endswith(DEPOSED):
         reason = Reason.EACH_KEY_REMOVED if key.startswith('"') else Reason.COUNT_INDEX_REMOVED
     match kind:
         case _Kind.FILE:
@@ -283,10 +297,13 @@ def _change(
     after: dict[str, Any] | None,
     replace_paths: tuple[Path, ...] = (),
     warnings: tuple[str, ...] = (),
+    salt: str = "",
 ) -> Change:
     after_known, after_unknown = split_unknowns(after) if after is not None else (None, {})
     hidden = item.sensitive if isinstance(item, Desired) else ()
-    digests = {name: sensitive_digest(after_known.get(name)) for name in hidden if after_known}
+    digests = {
+        name: sensitive_digest(after_known.get(name), salt) for name in hidden if after_known
+    }
     if hidden:
         before = None if before is None else {k: v for k, v in before.items() if k not in hidden}
         after_known = {k: v for k, v in (after_known or {}).items() if k not in hidden}

@@ -20,12 +20,14 @@ from ftctl.cli.common import (
     duration,
     fail,
     open_provider,
+    read_state,
     reported_errors,
 )
 from ftctl.engine.run import (
     Applier,
     Progress,
     changed_since,
+    check_before_any_call,
     make,
     record_outputs,
     recover_pending,
@@ -78,10 +80,14 @@ def apply(
 
     configuration = configuration_or_exit(ctx, chdir, no_color)
     saved = _read_plan(planfile) if planfile is not None else None
+    path = state_path(chdir, state, os.environ)
+    if saved is None:
+        with reported_errors():
+            check_before_any_call(configuration, read_state(path), replace, target)
     with (
         reported_errors(),
         open_provider(configuration) as provider,
-        StateStore.open(state_path(chdir, state, os.environ)) as store,
+        StateStore.open(path) as store,
         store.lock("apply", timeout=duration(lock_timeout)),
     ):
         for note in recover_pending(store, provider, "apply"):
@@ -94,7 +100,7 @@ def apply(
                     "The saved plan was made from an empty state; this one is not. "
                     "Run ftctl plan again."
                 )
-            changed = changed_since(saved, configuration, store.snapshot())
+            changed = changed_since(saved, configuration, refresh(store.snapshot(), provider))
             if changed:
                 fail(
                     "The configuration changed since the plan was made ("
@@ -212,6 +218,8 @@ def _progress() -> Progress:
             typer.echo(f"{address}: Modifications complete")
         elif event == "status":
             typer.echo(f"{address}: status {detail}")
+        elif event == "moved":
+            typer.echo(f"{address}: Moved to {detail}")
         elif event == "waiting":
             typer.echo(f"{address}: Waiting for {detail} to finish: it needs the result...")
 

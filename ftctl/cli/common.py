@@ -82,6 +82,8 @@ def show_diagnostics(
         raise typer.Exit(1)
 
 
+# Commands declare --var and --var-file so that typer accepts them and --help lists them; the
+# values are read from the raw arguments instead (variable_inputs), which keep their order.
 VAR_HELP = "Set a variable: NAME=VALUE (repeatable; later wins)."
 VAR_FILE_HELP = "Read variables from a .tfvars or .tfvars.json file (repeatable)."
 

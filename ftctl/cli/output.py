@@ -21,8 +21,8 @@ def output(
         False, "--raw", "-raw", help="Print one string, number or bool as it is, for scripts."
     ),
 ) -> None:
-    """Print the outputs the last apply recorded. A sensitive value is shown only on request:
-    `ftctl output NAME --raw` or `--json` with a NAME."""
+    """Print the outputs the last apply recorded. A sensitive value is shown only on request,
+    by `ftctl output NAME --raw`; elsewhere, --json included, it is redacted."""
     with reported_errors():
         recorded = read_state(state_path(chdir, state, os.environ)).outputs
     if name is None:

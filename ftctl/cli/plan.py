@@ -16,7 +16,14 @@ from ftctl.cli.common import (
     reported_errors,
     warn_missing,
 )
-from ftctl.engine.run import Refreshed, drift, make, refresh, state_path
+from ftctl.engine.run import (
+    Refreshed,
+    check_before_any_call,
+    drift,
+    make,
+    refresh,
+    state_path,
+)
 from ftctl.views.plan import render_plan
 
 
@@ -56,6 +63,7 @@ def plan(
     with reported_errors():
         current = read_state(state_path(chdir, state, os.environ))
         pending = sorted(a for a, r in current.resources.items() if r.pending_token)
+        check_before_any_call(configuration, current, replace, target)
         if no_refresh:
             refreshed = Refreshed(current)
         else:

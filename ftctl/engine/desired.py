@@ -23,7 +23,7 @@ from ftctl.lang.config import (
     load_configuration,
 )
 from ftctl.lang.evaluate import EvaluationFailed, Evaluator
-from ftctl.lang.syntax import IndexStep
+from ftctl.lang.syntax import Block, IndexStep
 from ftctl.lang.values import (
     UNKNOWN,
     EvaluationError,
@@ -34,7 +34,8 @@ from ftctl.lang.values import (
     type_name,
     unmark,
 )
-from ftctl.lang.variables import VariableInput, variable_values
+from ftctl.lang.variables import VariableInput, no_resources, variable_values
+from ftctl.plan import DEPOSED, Action
 from ftctl.planner import FINISHED_STATUSES, Desired, Tracked, plan_change
 from ftctl.resources import file as openai_file
 from ftctl.resources import fine_tuning_job, provider
@@ -65,7 +66,7 @@ def instance_address(resource_address: str, key: str | int | None) -> str:
 
 def resource_of(address: str) -> str:
     """The resource address of an instance address: TYPE.NAME."""
-    return address.split("[", 1)[0].removesuffix("~deposed")
+    return address.split("[", 1)[0].removesuffix(DEPOSED)
 
 
 def prepare(
@@ -89,7 +90,7 @@ def prepare(
             variables=values,
             locals_={name: a.value for name, a in configuration.locals.items()},
             resource_types=(),
-            resources=_no_resources,
+            resources=no_resources,
         )
         decoded = Decoder(problems).decode(
             configuration.provider_body, provider.SCHEMA, evaluator.evaluate
@@ -107,13 +108,30 @@ def prepare(
 
 
 def desired_resource(
-    configuration: Configuration, address: str, state_tracked: Mapping[str, Tracked]
+    configuration: Configuration,
+    address: str,
+    state_tracked: Mapping[str, Tracked],
+    now: int = 0,
 ) -> Desired:
-    """One instance's desire against the tracked state; DiagnosticsError if it cannot be had."""
-    walk = Walk(configuration, configuration.values, state_tracked, 0)
+    """One instance's desire against the tracked state; DiagnosticsError if it cannot be had.
+    `now` judges deadlines, which decide whether a job is replaced and so what it exports."""
+    walk = Walk(configuration, configuration.values, state_tracked, now)
     desired = walk.one(address)
-    if desired is None or any(p.severity.value == "error" for p in walk.problems):
+    if any(p.severity.value == "error" for p in walk.problems):
         raise DiagnosticsError(unique(walk.problems), configuration.sources)
+    if desired is None:
+        made = [i.address for i in walk.instances.get(resource_of(address), [])]
+        raise DiagnosticsError(
+            [
+                error(
+                    f"No instance {address} in the configuration",
+                    "Its block makes "
+                    + (", ".join(made) if made else "no instances")
+                    + ": use one of those addresses (quoted in a shell).",
+                )
+            ],
+            configuration.sources,
+        )
     return desired
 
 
@@ -127,16 +145,6 @@ def unique(problems: Sequence[Diagnostic]) -> list[Diagnostic]:
             seen.add(key)
             kept.append(problem)
     return kept
-
-
-def _no_resources(kind: str, name: str, where: SourceRange) -> Any:
-    raise EvaluationFailed(
-        error(
-            "Resources cannot be referred to here",
-            "The provider block is evaluated before any resource exists.",
-            where,
-        )
-    )
 
 
 def file_digest(path: Path) -> str:
@@ -175,6 +183,7 @@ class Walk:
         self.instances: dict[str, list[Instance]] = {}  # resource address → its instances
         self.creating: set[str] = set()  # instance addresses planned to get a new object
         self.triggered: set[str] = set()  # replaced because of lifecycle.replace_triggered_by
+        self.actions: dict[str, Action] = {}  # instance address → its planned action
         self._digests: dict[Path, str] = {}
         self._checked_files: set[str] = set()
         self.evaluator = Evaluator(
@@ -193,13 +202,7 @@ class Walk:
     def one(self, address: str) -> Desired | None:
         """One instance's desire, evaluating only the resources it needs first."""
         resource_address = resource_of(address)
-        needed = set()
-        todo = [resource_address]
-        while todo:
-            for need in self.configuration.resource_needs(todo.pop()):
-                if need not in needed:
-                    needed.add(need)
-                    todo.append(need)
+        needed = self.configuration.resource_closure(resource_address)
         for each in self.configuration.resource_order():
             if each in needed:
                 self._resource(each)
@@ -336,6 +339,7 @@ class Walk:
         if old is not None and self._triggered(resource):
             self.triggered.add(instance.address)
         change = plan_change(desired, old, self.now, self.requested, self.triggered)
+        self.actions[instance.address] = change.action
         if change.action.creates:
             self.creating.add(instance.address)
             exports = {name: UNKNOWN for name in EXPORTS[resource.type]}
@@ -356,20 +360,31 @@ class Walk:
         return sum(1 for p in self.problems if p.severity.value == "error")
 
     def _triggered(self, resource: ResourceConfig) -> bool:
-        """lifecycle.replace_triggered_by: a referenced resource planned to change."""
+        """lifecycle.replace_triggered_by: a referenced instance is planned to be created,
+        replaced or updated; or, for a reference to one attribute, that attribute changes."""
         for reference in resource.lifecycle.replace_triggered_by:
             if not reference.steps or not isinstance(reference.steps[0], str):
                 continue
             target = f"{reference.root}.{reference.steps[0]}"
             rest = reference.steps[1:]
             key = rest[0].key if rest and isinstance(rest[0], IndexStep) else None
+            if key is not None:
+                rest = rest[1:]
+            attribute = rest[0] if rest and isinstance(rest[0], str) else None
             addresses = (
                 [instance_address(target, key)]
                 if key is not None
                 else [i.address for i in self.instances.get(target, [])]
             )
             for address in addresses:
-                if address in self.creating and address in self.tracked:
+                action = self.actions.get(address)
+                if action is None or not (action.creates or action is Action.UPDATE):
+                    continue
+                if attribute is None or action.creates:
+                    return True
+                new = self.desired[address]
+                old = self.tracked.get(address)
+                if old is not None and new.settings.get(attribute) != old.settings.get(attribute):
                     return True
         return False
 
@@ -405,25 +420,25 @@ class Walk:
                 # The content decides replacement: a changed file is a new upload.
                 "sha256": self._digests[path],
             }
-            settings: dict[str, Any] = {}
+            settings: dict[str, Any] = {"create_before_destroy": lifecycle.create_before_destroy}
         else:
             wanted = fine_tuning_job.create_request(arguments)
             settings = fine_tuning_job.settings(arguments, lifecycle.create_before_destroy)
         if old is not None and (lifecycle.ignore_all or lifecycle.ignore_changes):
-            ignored = (
-                set(wanted) | set(settings)
+            # Considered on create only: for an existing object the recorded value stands.
+            ignored: list[tuple[str | int, ...]] = (
+                [(name,) for name in (*wanted, *settings)]
                 if lifecycle.ignore_all
-                else set(lifecycle.ignore_changes)
+                else list(lifecycle.ignore_changes)
             )
-            if "file" in ignored:
-                ignored.add("sha256")
-            for name in ignored:
-                if name in settings:
+            if ("file",) in ignored:
+                ignored.append(("sha256",))
+            for steps in ignored:
+                name = str(steps[0])
+                if len(steps) == 1 and name in settings:
                     settings[name] = old.settings.get(name, settings[name])
-                elif name in old.applied:
-                    wanted[name] = old.applied[name]
                 else:
-                    wanted.pop(name, None)
+                    _keep_old(wanted, old.applied, steps)
         return Desired(
             address=instance.address,
             type=resource.type,
@@ -441,13 +456,39 @@ class Walk:
         )
 
 
+def _keep_old(wanted: dict[str, Any], applied: Mapping[str, Any], path: tuple[Any, ...]) -> None:
+    """Sets `wanted` at `path` to what `applied` has there (or removes it if applied has none)."""
+    old: Any = applied
+    for step in path:
+        old = old.get(step, _ABSENT) if isinstance(old, Mapping) else _ABSENT
+        if old is _ABSENT:
+            break
+    target: Any = wanted
+    for step in path[:-1]:
+        inner = target.get(step) if isinstance(target, dict) else None
+        if not isinstance(inner, dict):
+            if old is _ABSENT:
+                return
+            inner = {}
+            target[step] = inner
+        target[step] = inner = dict(inner)
+        target = inner
+    if not isinstance(target, dict):
+        return
+    if old is _ABSENT:
+        target.pop(path[-1], None)
+    else:
+        target[path[-1]] = old
+
+
+_ABSENT = object()
+
+
 def _unknown_object(kind: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
     return {**arguments, **{name: UNKNOWN for name in EXPORTS[kind]}}
 
 
-def _block_of(resource: ResourceConfig) -> Any:
-    from ftctl.lang.syntax import Block
-
+def _block_of(resource: ResourceConfig) -> Block:
     return Block("resource", (resource.type, resource.name), resource.body, resource.where)
 
 
@@ -477,8 +518,10 @@ def _count_problem(count: Any, sensitive: bool) -> str | None:
 
 
 def _for_each_pairs(value: Any) -> tuple[list[tuple[str, Any]], str | None]:
+    """The (key, value) pairs a for_each makes, or why it cannot. Keys must not be sensitive;
+    a map's sensitive values stay marked in each.value, as in Terraform."""
     plain, sensitive = unmark(value)
-    if sensitive:
+    if isinstance(value, Sensitive) or (isinstance(value, SetValue) and sensitive):
         return [], (
             "Sensitive values, or values derived from sensitive values, cannot be used as "
             "for_each arguments. If used, the sensitive value could be exposed as a resource "

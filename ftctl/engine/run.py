@@ -4,6 +4,7 @@ one step at a time, writing the state after every call that changed something re
 
 import contextlib
 import dataclasses
+import secrets
 import threading
 import time
 import uuid
@@ -15,19 +16,19 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ftctl.diagnostics import Diagnostic, DiagnosticsError, FtctlError, Severity, error
-from ftctl.engine.desired import Walk, resource_of, unique
+from ftctl.engine.desired import Walk, desired_resource, resource_of, unique
 from ftctl.lang.config import Configuration
 from ftctl.lang.values import UNKNOWN, is_known, unmark
 from ftctl.plan import (
+    DEPOSED,
     Action,
     Change,
     OutputChange,
     Plan,
     Step,
     has_unknowns,
-    sensitive_digest,
 )
-from ftctl.planner import FINISHED_STATUSES, Desired, Tracked, make_plan
+from ftctl.planner import FINISHED_STATUSES, Desired, Tracked, make_plan, plan_change
 from ftctl.provider.base import (
     Ambiguous,
     NotFound,
@@ -40,8 +41,6 @@ from ftctl.resources import file as openai_file
 from ftctl.resources import fine_tuning_job
 from ftctl.state.model import OutputState, ResourceState, State
 
-# The address suffix of an object a create_before_destroy replacement has not yet dealt with.
-DEPOSED = "~deposed"
 # With no earlier answer to date it, an ambiguous upload is looked for this far before the
 # failed answer (seconds): an upload completes well within it, and the content must match.
 UPLOAD_WINDOW = 300
@@ -62,11 +61,6 @@ class Refreshed:
 
 def empty_state() -> State:
     return State(lineage="", serial=0, resources={})
-
-
-def remote_ids(state: State) -> dict[str, str]:
-    """The API id of each tracked address: what references to its `id` resolve to."""
-    return {a: r.remote_id for a, r in state.resources.items() if r.remote_id}
 
 
 def tracked_by_address(state: State) -> dict[str, Tracked]:
@@ -160,7 +154,12 @@ def make(
     state = refreshed.state
     # Deadlines are judged by the API server's clock; without a call this run, by ours.
     now = refreshed.server_time if refreshed.server_time is not None else int(time.time())
-    tracked = tracked_resources(refreshed)
+    moves = automatic_moves(configuration, state)
+    renamed = {old: new for old, new in moves}
+    tracked = [
+        dataclasses.replace(t, address=renamed.get(t.address, t.address))
+        for t in tracked_resources(refreshed)
+    ]
     walk = Walk(
         configuration,
         configuration.values,
@@ -180,6 +179,7 @@ def make(
         triggered=tuple(walk.triggered),
         targets=_targeted(targets, [d.address for d in desired], state),
         declared=tuple(configuration.resources),
+        sensitive_salt=secrets.token_hex(16),
         lineage=state.lineage,
         serial=state.serial,
     )
@@ -187,8 +187,38 @@ def make(
     if protected:
         raise DiagnosticsError(protected, configuration.sources)
     return dataclasses.replace(
-        plan, output_changes=output_changes(outputs, state.outputs, configuration)
+        plan,
+        output_changes=output_changes(outputs, state.outputs, configuration),
+        moves=tuple(moves),
     )
+
+
+def automatic_moves(configuration: Configuration, state: State) -> list[tuple[str, str]]:
+    """Terraform's implied moves: a resource that gains `count` keeps its object as
+    instance [0], and one that loses it keeps instance [0] as the resource; never a retrain."""
+    moves = []
+    for address, resource in configuration.resources.items():
+        first = f"{address}[0]"
+        tracked = state.resources
+        if resource.count is not None and address in tracked and first not in tracked:
+            moves.append((address, first))
+        repeated = resource.count is not None or resource.for_each is not None
+        if not repeated and first in tracked and address not in tracked:
+            moves.append((first, address))
+    return moves
+
+
+def check_before_any_call(
+    configuration: Configuration,
+    state: State,
+    replace_addresses: Sequence[str] = (),
+    targets: Sequence[str] = (),
+) -> None:
+    """What the state alone shows must stop the run before the API hears of it: a
+    prevent_destroy instance the plan would cancel, forget or replace. (A refresh only moves
+    job statuses on, so it can add such a violation but never clear one.)"""
+    if any(r.lifecycle.prevent_destroy for r in configuration.resources.values()):
+        make(configuration, Refreshed(state), replace_addresses=replace_addresses, targets=targets)
 
 
 def _targeted(targets: Sequence[str], desired: Sequence[str], state: State) -> tuple[str, ...]:
@@ -312,6 +342,10 @@ def record_outputs(store: "OutputWriter", configuration: Configuration, operatio
     )
 
 
+class _Stopped(Exception):
+    """A stop was requested while a change waited: it is skipped, and nothing was sent."""
+
+
 class StateWriter(Protocol):
     """What apply needs of the state store: the lock is held by the caller."""
 
@@ -360,6 +394,14 @@ def recover_pending(store: StateWriter, provider: Provider, operation: str) -> l
                 action="recover",
             )
             notes.append(f"{resource.address}: an interrupted replacement will be planned again")
+    resources = store.snapshot().resources
+    for address, resource in resources.items():
+        live = resources.get(address.removesuffix(DEPOSED))
+        if address.endswith(DEPOSED) and live is not None and live.remote_id == resource.remote_id:
+            # Deposed, then interrupted before a new object was asked for: the live record
+            # still holds this object, and a second record of it would block every apply.
+            store.remove(address, operation=operation, action="undepose")
+            notes.append(f"{live.address}: an interrupted replacement will be planned again")
     return notes
 
 
@@ -382,10 +424,13 @@ class Applier:
     poll_seconds: float = 30.0
     sleep: Callable[[float], None] = time.sleep
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _halted: threading.Event = field(default_factory=threading.Event)  # a change failed
 
     def apply(self, plan: Plan, parallelism: int = 1) -> bool:
         """Carries the plan out, up to `parallelism` changes at a time, each as soon as what it
         needs is done; False if stopped on request before the end."""
+        for old, new in plan.moves:
+            self._move(old, new)
         removing, creating = phases(plan)
         with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
             for group in removing:
@@ -404,7 +449,7 @@ class Applier:
             by_resource.setdefault(resource_of(change.address), []).append(change.address)
         needs = {}
         for change in changes:
-            wanted = closure(self.configuration, resource_of(change.address))
+            wanted = self.configuration.resource_closure(resource_of(change.address))
             needs[change.address] = frozenset(
                 a for resource in wanted for a in by_resource.get(resource, [])
             )
@@ -416,14 +461,16 @@ class Applier:
         changes: Sequence[Change],
         needs: Mapping[str, frozenset[str]],
     ) -> bool:
-        """Runs `changes` on `pool` in dependency order. Every change in flight finishes (and
-        is recorded) before an error stops the apply: nothing in flight is abandoned."""
+        """Runs `changes` on `pool`, each once the changes it needs are done; False if stopped
+        on request first. After an error or a stop nothing new starts, and every change in
+        flight finishes (and is recorded) before the apply ends: nothing is abandoned."""
         pending = {c.address: c for c in changes}
-        running: dict[Future[None], str] = {}
+        running: dict[Future[bool], str] = {}
         done: set[str] = set()
         errors: list[BaseException] = []
+        skipped = False
         while pending or running:
-            if not errors and not self.stop_requested():
+            if not errors and not skipped and not self.stop_requested():
                 for address, change in list(pending.items()):
                     if not (needs[address] - done):
                         running[pool.submit(self._one, change)] = address
@@ -434,23 +481,31 @@ class Applier:
             for future in finished:
                 address = running.pop(future)
                 problem = future.exception()
-                if problem is None:
+                if problem is not None:
+                    errors.append(problem)
+                    self._halted.set()
+                elif future.result():
                     done.add(address)
                 else:
-                    errors.append(problem)
+                    skipped = True
         if len(errors) == 1:
             raise errors[0]
         if errors:
             raise FtctlError(
                 f"{len(errors)} changes failed:\n" + "\n".join(f"  {e}" for e in errors)
             ) from errors[0]
-        return not pending
+        return not pending and not skipped
 
-    def _one(self, change: Change) -> None:
-        if self.stop_requested():
-            return
+    def _one(self, change: Change) -> bool:
+        """Carries out one change; False if it was skipped (a stop, or an error elsewhere,
+        came before it started)."""
+        if self.stop_requested() or self._halted.is_set():
+            return False
         started = time.monotonic()
-        self._carry_out(change)
+        try:
+            self._carry_out(change)
+        except _Stopped:
+            return False
         seconds = int(time.monotonic() - started)
         words = change.action.json_actions
         with self._lock:
@@ -460,6 +515,7 @@ class Applier:
             if change.type == fine_tuning_job.TYPE and change.after is not None:
                 self.touched_jobs.append(change.address)
         self.progress(change.address, "done", f"{change.action.value} after {seconds}s")
+        return True
 
     def _carry_out(self, change: Change) -> None:
         # The object before this change: in a create-then-cancel/forget/delete replacement, the
@@ -471,6 +527,9 @@ class Applier:
         deposing = bool(
             old is not None and old.remote_id and steps[0] is Step.CREATE and len(steps) > 1
         )
+        # Everything the create needs is settled first: a wait for another job's result can
+        # take hours, and nothing about this resource changes until it is over.
+        desired = self._settled(change) if Step.CREATE in steps else None
         if deposing:
             assert old is not None
             if deposed in self.store.snapshot().resources:
@@ -490,8 +549,9 @@ class Applier:
         for step in steps:
             match step:
                 case Step.CREATE:
+                    assert desired is not None
                     try:
-                        self._create(change)
+                        self._create(change, desired)
                     except Exception:
                         unchanged = old and replace(old, updated_at=None)
                         if deposing and self._current_or_none(change.address) == unchanged:
@@ -535,58 +595,80 @@ class Applier:
                         action="forget",
                     )
 
+    def _move(self, old: str, new: str) -> None:
+        """Records an object under its new address (written first: a crash in between leaves
+        the object recorded twice, never lost)."""
+        resources = self.store.snapshot().resources
+        if old not in resources or new in resources:
+            return  # already moved, by an earlier run of this plan
+        self.store.put(
+            replace(resources[old], address=new), operation=self.operation, action="move"
+        )
+        self.store.remove(old, operation=self.operation, action="move")
+        self.progress(old, "moved", new)
+
     def _desire(self, address: str) -> Desired:
         """What `address` wants now that what it needs exists: evaluated against the state."""
-        state = self.store.snapshot()
-        tracked = tracked_resources(Refreshed(state))
-        walk = Walk(
-            self.configuration,
-            self.configuration.values,
-            {t.address: t for t in tracked},
-            int(time.time()),
-        )
-        desired = walk.one(address)
-        if desired is None or any(p.severity is Severity.ERROR for p in walk.problems):
-            raise DiagnosticsError(unique(walk.problems), self.configuration.sources)
-        return desired
+        tracked = tracked_by_address(self.store.snapshot())
+        return desired_resource(self.configuration, address, tracked, int(time.time()))
 
     def _settled(self, change: Change) -> Desired:
-        """The change's desire with every value known; first waits for the jobs whose results
-        it needs (a model that exists only once its job has succeeded)."""
-        desired = self._desire(change.address)
-        if not has_unknowns(desired.arguments):
-            return desired
-        resources = self.store.snapshot().resources
-        running = sorted(
-            address
-            for address in desired.depends_on
-            if address in resources
-            and resources[address].type == fine_tuning_job.TYPE
-            and resources[address].observed.get("status") not in FINISHED_STATUSES
-        )
-        if running:
-            self.progress(change.address, "waiting", ", ".join(running))
-            statuses = wait(
-                self.store, self.provider, running, self.progress, self.poll_seconds, self.sleep
-            )
-            failed = {a: s for a, s in statuses.items() if s != "succeeded"}
-            if failed:
+        """The change's desire with every value known. While a value waits for a job's result
+        (a model that exists once its job has succeeded), polls the unfinished jobs it may
+        come from, until the desire is known or none of them can make it so."""
+        announced = False
+        last: dict[str, str] = {}
+        while True:
+            try:
+                desired = self._desire(change.address)
+            except DiagnosticsError:
+                # A failed job's model is null: say which job, not only that a value is null.
+                self._raise_for_failed(change, self._needed_jobs(change.address))
+                raise
+            if not has_unknowns(desired.arguments):
+                return desired
+            statuses = self._needed_jobs(change.address)
+            running = sorted(a for a, s in statuses.items() if s not in FINISHED_STATUSES)
+            if not running:
+                self._raise_for_failed(change, statuses)
                 raise FtctlError(
-                    f"{change.address} was not created: it needs "
-                    + ", ".join(f"{a}, which ended {s}" for a, s in sorted(failed.items()))
-                    + "."
+                    f"{change.address}: a value it needs is still unknown (a resource it "
+                    "refers to was not created); nothing was sent for it."
                 )
-            desired = self._desire(change.address)
-        if has_unknowns(desired.arguments):
-            raise FtctlError(
-                f"{change.address}: a value it needs is still unknown (a resource it refers "
-                "to was not created); nothing was sent for it."
-            )
-        return desired
+            if not announced:
+                self.progress(change.address, "waiting", ", ".join(running))
+                announced = True
+            poll(self.store, self.provider, running, self.progress, last)
+            if self.stop_requested():
+                raise _Stopped()
+            if all(last.get(a) not in FINISHED_STATUSES for a in running):
+                self.sleep(self.poll_seconds)
 
-    def _create(self, change: Change) -> None:
+    def _needed_jobs(self, address: str) -> dict[str, str | None]:
+        """The status of each job instance that `address`'s resource refers to."""
+        needed = self.configuration.resource_closure(resource_of(address))
+        return {
+            a: r.observed.get("status")
+            for a, r in self.store.snapshot().resources.items()
+            if r.type == fine_tuning_job.TYPE
+            and resource_of(a) in needed
+            and not a.endswith(DEPOSED)
+        }
+
+    @staticmethod
+    def _raise_for_failed(change: Change, statuses: Mapping[str, str | None]) -> None:
+        failed = sorted(
+            (a, str(s)) for a, s in statuses.items() if s in FINISHED_STATUSES - {"succeeded"}
+        )
+        if failed:
+            raise FtctlError(
+                f"{change.address} was not created: it needs "
+                + ", ".join(f"{a}, which ended {s}" for a, s in failed)
+                + "."
+            )
+
+    def _create(self, change: Change, desired: Desired) -> None:
         resource = self.configuration.resources[resource_of(change.address)]
-        desired = self._settled(change)
         self.progress(change.address, "creating", "")
         if resource.type == openai_file.TYPE:
             path = self.configuration.directory / str(desired.arguments["file"])
@@ -606,6 +688,7 @@ class Applier:
                     type=resource.type,
                     remote_id=uploaded.id,
                     applied=dict(desired.arguments),
+                    settings=dict(desired.settings),
                     observed=file_attributes(uploaded),
                 ),
                 operation=self.operation,
@@ -679,43 +762,29 @@ def phases(plan: Plan) -> tuple[list[list[Change]], list[Change]]:
     return [g for g in groups if g], creating
 
 
-def closure(configuration: Configuration, resource: str) -> frozenset[str]:
-    """Every resource `resource` needs, directly or through other resources."""
-    found: set[str] = set()
-    todo = [resource]
-    while todo:
-        for needed in configuration.resource_needs(todo.pop()):
-            if needed not in found:
-                found.add(needed)
-                todo.append(needed)
-    return frozenset(found)
-
-
-def changed_since(plan: Plan, configuration: Configuration, state: State) -> list[str]:
+def changed_since(plan: Plan, configuration: Configuration, refreshed: Refreshed) -> list[str]:
     """Addresses whose creation the configuration now describes differently from the saved
-    plan (or no longer describes): applying it would send what nobody reviewed."""
-    tracked = tracked_resources(Refreshed(state))
-    walk = Walk(
-        configuration, configuration.values, {t.address: t for t in tracked}, int(time.time())
-    )
+    plan (or no longer describes): applying it would send what nobody reviewed. Evaluated
+    against `refreshed`, as the plan was: a job that finished since is not a difference."""
+    now = refreshed.server_time if refreshed.server_time is not None else int(time.time())
+    tracked = {t.address: t for t in tracked_resources(refreshed)}
+    walk = Walk(configuration, configuration.values, tracked, now)
     desired = {d.address: d for d in walk.run()}
     changed = []
     for change in plan.changes:
         if Step.CREATE not in change.action.steps:
             continue
-        now = desired.get(change.address)
-        after = change.after or {}
-        if now is None:
+        wanted = desired.get(change.address)
+        if wanted is None:
             changed.append(change.address)
             continue
-        known_then = {
-            k: v
-            for k, v in now.arguments.items()
-            if change.after_unknown.get(k) is not True and k not in change.sensitive
-        }
-        planned = {k: v for k, v in after.items() if k in now.arguments or k in known_then}
-        hidden_now = {k: sensitive_digest(now.arguments.get(k)) for k in now.sensitive}
-        if planned != known_then or hidden_now != dict(change.sensitive):
+        # The new object as it would be planned now: arguments, settings and what is unknown.
+        again = plan_change(wanted, None, now, salt=plan.sensitive_salt)
+        if (again.after, again.after_unknown, dict(again.sensitive)) != (
+            change.after,
+            change.after_unknown,
+            dict(change.sensitive),
+        ):
             changed.append(change.address)
     return changed
 
@@ -723,6 +792,37 @@ def changed_since(plan: Plan, configuration: Configuration, state: State) -> lis
 def _settings(change: Change) -> dict[str, Any]:
     after = change.after or {}
     return {k: after[k] for k in ("cancel_after_timeout", "create_before_destroy") if k in after}
+
+
+def poll(
+    store: StateWriter,
+    provider: Provider,
+    addresses: Sequence[str],
+    progress: Progress,
+    last: dict[str, str],
+) -> None:
+    """One list request for the jobs at `addresses`: records and reports each status that
+    changed since `last`, which it updates."""
+    resources = store.snapshot().resources
+    ids = {
+        remote_id: address
+        for address in addresses
+        if (remote_id := resources[address].remote_id) is not None
+    }
+    for job in provider.list_jobs(ids):
+        address = ids[job.id]
+        resource = store.snapshot().resources[address]
+        if last.get(address) != job.status:
+            progress(address, "status", job.status)
+            last[address] = job.status
+            store.put(
+                replace(
+                    resource,
+                    observed={**resource.observed, **finished_attributes(job, provider)},
+                ),
+                operation="wait",
+                action="refresh",
+            )
 
 
 def wait(
@@ -737,27 +837,10 @@ def wait(
     change; returns the final status of each."""
     last: dict[str, str] = {}
     while True:
+        poll(store, provider, addresses, progress, last)
         resources = store.snapshot().resources
-        ids = {
-            remote_id: address
-            for address in addresses
-            if (remote_id := resources[address].remote_id) is not None
-        }
-        for job in provider.list_jobs(ids):
-            address = ids[job.id]
-            resource = store.snapshot().resources[address]
-            if last.get(address) != job.status:
-                progress(address, "status", job.status)
-                last[address] = job.status
-                store.put(
-                    replace(
-                        resource,
-                        observed={**resource.observed, **finished_attributes(job, provider)},
-                    ),
-                    operation="wait",
-                    action="refresh",
-                )
-        if all(last.get(a) in FINISHED_STATUSES for a in ids.values()):
+        watched = [a for a in addresses if resources[a].remote_id is not None]
+        if all(last.get(a) in FINISHED_STATUSES for a in watched):
             return last
         sleep(poll_seconds)
 

@@ -61,7 +61,8 @@ _LATER = ("data", "module", "moved", "import", "check", "removed")
 class Lifecycle:
     create_before_destroy: bool = False
     prevent_destroy: bool = False
-    ignore_changes: tuple[str, ...] = ()  # top-level argument names
+    # Argument paths: ("metadata",), or ("metadata", "team") for metadata["team"].
+    ignore_changes: tuple[tuple[str | int, ...], ...] = ()
     ignore_all: bool = False
     replace_triggered_by: tuple[Traversal, ...] = ()
 
@@ -152,6 +153,17 @@ class Configuration:
         for address in self.resources:
             visit(address)
         return done
+
+    def resource_closure(self, resource: str) -> frozenset[str]:
+        """Every resource `resource` needs, directly or through other resources."""
+        found: set[str] = set()
+        todo = [resource]
+        while todo:
+            for needed in self.resource_needs(todo.pop()):
+                if needed not in found:
+                    found.add(needed)
+                    todo.append(needed)
+        return frozenset(found)
 
     def resource_needs(self, node: str) -> frozenset[str]:
         """The resources `node` needs, directly or through locals and variables."""
@@ -353,7 +365,7 @@ class _Reader:
             )
         block = blocks[0]
         flags: dict[str, bool] = {}
-        ignore: list[str] = []
+        ignore: list[tuple[str | int, ...]] = []
         ignore_all = False
         for attribute in block.body.attributes:
             match attribute.name:
@@ -375,24 +387,18 @@ class _Reader:
                         ignore_all = True
                         continue
                     items = value.items if isinstance(value, TupleExpr) else None
-                    names = [
-                        i.root for i in items or () if isinstance(i, Traversal) and not i.steps
-                    ] + [
-                        i.value
-                        for i in items or ()
-                        if isinstance(i, Literal) and isinstance(i.value, str)
-                    ]
-                    if items is None or len(names) != len(items):
+                    paths = [_argument_path(i) for i in items or ()]
+                    if items is None or None in paths:
                         self.problems.append(
                             error(
                                 'Invalid "ignore_changes"',
                                 "ignore_changes is all, or a list of argument names such as "
-                                "[metadata, suffix].",
+                                '[metadata, suffix] or metadata["team"].',
                                 value.where,
                             )
                         )
                         continue
-                    ignore += names
+                    ignore += [path for path in paths if path is not None]
                 case "replace_triggered_by":
                     continue
                 case other:
@@ -824,6 +830,18 @@ class _Graph:
                     self.where.get(members[0]),
                 )
             )
+
+
+def _argument_path(expression: Expression) -> tuple[str | int, ...] | None:
+    """`metadata` or `metadata["team"]` (or the name as a string) as a path; None otherwise."""
+    if isinstance(expression, Literal) and isinstance(expression.value, str):
+        return (expression.value,)
+    if not isinstance(expression, Traversal):
+        return None
+    path: list[str | int] = [expression.root]
+    for step in expression.steps:
+        path.append(step.key if isinstance(step, IndexStep) else step)
+    return tuple(path)
 
 
 def _attribute_names(resource_type: str) -> tuple[str, ...]:

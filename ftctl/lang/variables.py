@@ -252,7 +252,7 @@ def _validate(variable: VariableConfig, value: Any, directory: Path) -> list[Dia
         variables={variable.name: value},
         locals_={},
         resource_types=(),
-        resources=_no_resources,
+        resources=no_resources,
     )
     for validation in variable.validations:
         try:
@@ -272,10 +272,12 @@ def _validate(variable: VariableConfig, value: Any, directory: Path) -> list[Dia
             )
             continue
         try:
-            message, _ = unmark(evaluator.evaluate(validation.error_message))
+            message, secret = unmark(evaluator.evaluate(validation.error_message))
         except EvaluationFailed as exc:
             problems.append(exc.diagnostic)
             continue
+        if secret:
+            message = "The error message included a sensitive value, so it will not be displayed."
         problems.append(
             error(
                 "Invalid value for variable",
@@ -289,12 +291,19 @@ def _validate(variable: VariableConfig, value: Any, directory: Path) -> list[Dia
 def _constant_evaluator(directory: Path) -> Evaluator:
     """Defaults, .tfvars and -var values may use functions, but no references."""
     return Evaluator(
-        directory=directory, variables={}, locals_={}, resource_types=(), resources=_no_resources
+        directory=directory, variables={}, locals_={}, resource_types=(), resources=no_resources
     )
 
 
-def _no_resources(kind: str, name: str, where: SourceRange) -> Any:
-    raise EvaluationFailed(error("Resources cannot be referred to here", "", where))
+def no_resources(kind: str, name: str, where: SourceRange) -> Any:
+    """For evaluations that come before any resource: defaults, .tfvars, the provider block."""
+    raise EvaluationFailed(
+        error(
+            "Resources cannot be referred to here",
+            "Variables' values and the provider block are read before any resource exists.",
+            where,
+        )
+    )
 
 
 def constant(expression: Expression, directory: Path) -> Any:

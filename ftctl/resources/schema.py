@@ -6,6 +6,7 @@ values: scalars, lists, dicts, and UNKNOWN where only apply will know.
 """
 
 import difflib
+import json
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from enum import Enum
@@ -318,4 +319,9 @@ def _show(value: Any) -> str:
         return f'"{value}"'
     if isinstance(value, bool):
         return "true" if value else "false"
-    return repr(value)
+    if value is None:
+        return "null"
+    if isinstance(value, int | float):
+        return str(value)
+    # Lists and maps as JSON, the nearest to how they are written in a .tf file.
+    return json.dumps(unmark(value)[0], ensure_ascii=False, default=str)

@@ -50,6 +50,9 @@ def render_plan(document: Mapping[str, Any]) -> str:
     if moved:
         out += ["Note: Objects have changed outside ftctl since the last run:", *moved, ""]
     outputs = _output_lines(document.get("output_changes", {}))
+    moves = [f"  # {old} has moved to {new}" for old, new in document["ftctl"].get("moves", [])]
+    if moves:
+        out += ["Objects that keep their identity under a new address (no API call):", *moves, ""]
     if not changes and outputs:
         out += [
             "Changes to Outputs:",
@@ -57,6 +60,12 @@ def render_plan(document: Mapping[str, Any]) -> str:
             "",
             "You can apply this plan to save these new output values, without changing any "
             "real infrastructure.",
+        ]
+    elif not changes and moves:
+        out += [
+            _summary_line([]),
+            "",
+            "Apply this plan to record the moves in the state; nothing changes remotely.",
         ]
     elif not changes:
         out += [

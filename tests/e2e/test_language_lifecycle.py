@@ -194,3 +194,32 @@ def test_an_output_of_a_sensitive_value_must_say_so(ftctl: Ftctl) -> None:
     assert result.exit_code == 1
     assert "Error: Output refers to sensitive values" in result.output
     assert SECRET not in result.output
+
+
+def test_adding_count_keeps_the_job_as_instance_zero_and_removing_it_moves_it_back(
+    ftctl: Ftctl,
+) -> None:
+    assert ftctl("apply", "--auto-approve").exit_code == 0
+    (job,) = ftctl.jobs()
+    ftctl.edit(
+        '  model         = "gpt-4o-mini"\n',
+        '  count         = 1\n  model         = "gpt-4o-mini"\n',
+    )
+    planned = ftctl("plan", "--no-color", "--detailed-exitcode")
+    assert planned.exit_code == 2, planned.output
+    assert "  # openai_fine_tuning_job.support has moved to openai_fine_tuning_job.support[0]" in (
+        planned.output
+    )
+    assert "Plan: 0 to add, 0 to change, 0 to destroy." in planned.output
+    posts = len(ftctl.posts())
+    applied = ftctl("apply", "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    assert len(ftctl.posts()) == posts
+    listed = ftctl("state", "list").output
+    assert "openai_fine_tuning_job.support[0]" in listed
+    assert ftctl("plan", "--detailed-exitcode").exit_code == 0
+    ftctl.edit("  count         = 1\n", "")
+    assert ftctl("apply", "--auto-approve").exit_code == 0
+    assert "openai_fine_tuning_job.support[0]" not in ftctl("state", "list").output
+    assert [j["id"] for j in ftctl.jobs()] == [job["id"]]
+    assert ftctl("plan", "--detailed-exitcode").exit_code == 0

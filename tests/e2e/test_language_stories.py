@@ -176,6 +176,10 @@ def test_prevent_destroy_refuses_a_plan_that_would_cancel_the_job(ftctl: Ftctl) 
     assert ftctl("apply", "--auto-approve").exit_code == 0
     ftctl.edit('"gpt-4o-mini"', '"gpt-4.1-mini"')
     posts = len(ftctl.posts())
+    before = len(ftctl.emu.requests())
+    planned = ftctl("plan", "--no-color")
+    assert planned.exit_code == 1
+    assert "Error: Instance cannot be destroyed" in planned.output
     result = ftctl("apply", "--auto-approve", "--no-color")
     assert result.exit_code == 1
     errors = [line for line in result.output.splitlines() if line.startswith("Error: ")]
@@ -184,3 +188,29 @@ def test_prevent_destroy_refuses_a_plan_that_would_cancel_the_job(ftctl: Ftctl) 
         result.output
     )
     assert len(ftctl.posts()) == posts
+    assert len(ftctl.emu.requests()) == before  # not even a refresh: the state showed it
+
+
+def test_a_saved_plan_made_after_the_sft_job_finished_applies_without_a_refresh(
+    tmp_path: Path,
+) -> None:
+    project = copy("pipeline", tmp_path)
+    saved = tmp_path / "plan.json"
+    with served_process("--clock", "real", "--speed", "20000") as served:
+        first = run(
+            served.emulator,
+            project,
+            "apply",
+            "--auto-approve",
+            "--target",
+            "openai_fine_tuning_job.sft",
+        )
+        # The state still says the SFT job is validating; the plan sees it succeeded.
+        planned = run(served.emulator, project, "plan", "--out", str(saved), "--no-color")
+        applied = run(served.emulator, project, "apply", str(saved))
+        made = {str(j["user_provided_suffix"]): j for j in jobs(served.emulator)}
+    assert first.exit_code == 0, first.output
+    assert planned.exit_code == 0, planned.output
+    assert f'+ model            = "{made["support-sft"]["fine_tuned_model"]}"' in planned.output
+    assert applied.exit_code == 0, applied.output
+    assert made["support-dpo"]["model"] == made["support-sft"]["fine_tuned_model"]
