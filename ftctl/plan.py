@@ -293,8 +293,11 @@ def instance_key(address: str) -> str | int | None:
     _, bracket, rest = address.removesuffix(DEPOSED).partition("[")
     if not bracket:
         return None
-    key = json.loads(rest.removesuffix("]"))
-    return key if isinstance(key, str | int) else None
+    try:
+        key = json.loads(rest.removesuffix("]"))
+    except ValueError:
+        return None  # not an instance key: a name ftctl did not make
+    return key if isinstance(key, str | int) and not isinstance(key, bool) else None
 
 
 @dataclass(frozen=True)
