@@ -115,24 +115,7 @@ def desired_resource(
 ) -> Desired:
     """One instance's desire against the tracked state; DiagnosticsError if it cannot be had.
     `now` judges deadlines, which decide whether a job is replaced and so what it exports."""
-    walk = Walk(configuration, configuration.values, state_tracked, now)
-    desired = walk.one(address)
-    if any(p.severity.value == "error" for p in walk.problems):
-        raise DiagnosticsError(unique(walk.problems), configuration.sources)
-    if desired is None:
-        made = [i.address for i in walk.instances.get(resource_of(address), [])]
-        raise DiagnosticsError(
-            [
-                error(
-                    f"No instance {address} in the configuration",
-                    "Its block makes "
-                    + (", ".join(made) if made else "no instances")
-                    + ": use one of those addresses (quoted in a shell).",
-                )
-            ],
-            configuration.sources,
-        )
-    return desired
+    return Walk(configuration, configuration.values, state_tracked, now).desire(address)
 
 
 def unique(problems: Sequence[Diagnostic]) -> list[Diagnostic]:
@@ -206,8 +189,32 @@ class Walk:
         for each in self.configuration.resource_order():
             if each in needed:
                 self._resource(each)
+        self.desired.pop(address, None)  # asked again: evaluated again
         self._resource(resource_address, only=address)
         return self.desired.get(address)
+
+    def desire(self, address: str) -> Desired:
+        """`one`, or DiagnosticsError with what this instance's evaluation found wrong. A walk
+        answers any number of these: what the instances share is evaluated once."""
+        before = len(self.problems)
+        desired = self.one(address)
+        found = [p for p in self.problems[before:] if p.severity.value == "error"]
+        if found:
+            raise DiagnosticsError(unique(found), self.configuration.sources)
+        if desired is None:
+            made = [i.address for i in self.instances.get(resource_of(address), [])]
+            raise DiagnosticsError(
+                [
+                    error(
+                        f"No instance {address} in the configuration",
+                        "Its block makes "
+                        + (", ".join(made) if made else "no instances")
+                        + ": use one of those addresses (quoted in a shell).",
+                    )
+                ],
+                self.configuration.sources,
+            )
+        return desired
 
     def outputs(self) -> dict[str, Any]:
         """Each output's value; an output derived from a sensitive value must say so."""
@@ -244,7 +251,8 @@ class Walk:
         if address in self.values and only is None:
             return
         resource = self.configuration.resources[address]
-        instances = self._expand(resource)
+        known = self.instances.get(address) if only is not None else None
+        instances = known if known is not None else self._expand(resource)
         if instances is None:
             self.values[address] = UNKNOWN
             return

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ftctl.diagnostics import Diagnostic, DiagnosticsError, FtctlError, Severity, error
-from ftctl.engine.desired import Walk, desired_resource, resource_of, unique
+from ftctl.engine.desired import Walk, resource_of, unique
 from ftctl.lang.config import Configuration
 from ftctl.lang.values import UNKNOWN, is_known, unmark
 from ftctl.plan import (
@@ -355,6 +355,10 @@ class StateWriter(Protocol):
 
     def snapshot(self) -> State: ...
 
+    def get(self, address: str) -> ResourceState | None: ...
+
+    def select(self, wanted: Callable[[str], bool]) -> dict[str, ResourceState]: ...
+
 
 class OutputWriter(Protocol):
     def put_outputs(self, outputs: Mapping[str, OutputState], *, operation: str) -> None: ...
@@ -425,6 +429,7 @@ class Applier:
     sleep: Callable[[float], None] = time.sleep
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _halted: threading.Event = field(default_factory=threading.Event)  # a change failed
+    _walks: dict[tuple[Any, ...], Walk] = field(default_factory=dict)  # the latest, by its key
 
     def apply(self, plan: Plan, parallelism: int = 1) -> bool:
         """Carries the plan out, up to `parallelism` changes at a time, each as soon as what it
@@ -520,7 +525,7 @@ class Applier:
     def _carry_out(self, change: Change) -> None:
         # The object before this change: in a create-then-cancel/forget/delete replacement, the
         # steps after the create act on it, never on the record the create just wrote.
-        old = self.store.snapshot().resources.get(change.address)
+        old = self.store.get(change.address)
         created = False
         deposed = f"{change.address}{DEPOSED}"
         steps = change.action.steps
@@ -532,7 +537,7 @@ class Applier:
         desired = self._settled(change) if Step.CREATE in steps else None
         if deposing:
             assert old is not None
-            if deposed in self.store.snapshot().resources:
+            if self.store.get(deposed) is not None:
                 # One deposed object per address: overwriting it would lose track of its job.
                 raise FtctlError(
                     f"{deposed} still holds an earlier replaced object; run ftctl apply "
@@ -608,9 +613,28 @@ class Applier:
         self.progress(old, "moved", new)
 
     def _desire(self, address: str) -> Desired:
-        """What `address` wants now that what it needs exists: evaluated against the state."""
-        tracked = tracked_by_address(self.store.snapshot())
-        return desired_resource(self.configuration, address, tracked, int(time.time()))
+        """What `address` wants now that what it needs exists: evaluated against the state.
+        One walk serves every instance while the records of what they need stay the same (a
+        sweep's thousand jobs and the one file they train on): evaluating the configuration
+        afresh for each would make a large apply quadratic."""
+        needed = self.configuration.resource_closure(resource_of(address))
+        records = self.store.select(lambda a: a == address or resource_of(a) in needed)
+        tracked = tracked_by_address(State(lineage="", serial=0, resources=records))
+        key = tuple(
+            sorted(
+                (a, t.remote_id, t.status, t.tainted, str(t.observed.get("fine_tuned_model")))
+                for a, t in tracked.items()
+                if resource_of(a) in needed
+            )
+        )
+        with self._lock:
+            walk = self._walks.get(key)
+            if walk is None:
+                walk = Walk(
+                    self.configuration, self.configuration.values, tracked, int(time.time())
+                )
+                self._walks = {key: walk}
+            return walk.desire(address)
 
     def _settled(self, change: Change) -> Desired:
         """The change's desire with every value known. While a value waits for a job's result
@@ -649,7 +673,7 @@ class Applier:
         needed = self.configuration.resource_closure(resource_of(address))
         return {
             a: r.observed.get("status")
-            for a, r in self.store.snapshot().resources.items()
+            for a, r in self.store.select(lambda a: resource_of(a) in needed).items()
             if r.type == fine_tuning_job.TYPE
             and resource_of(a) in needed
             and not a.endswith(DEPOSED)
@@ -697,7 +721,7 @@ class Applier:
             self.progress(change.address, "created", uploaded.id)
             return
         token = uuid.uuid4().hex
-        previous = self.store.snapshot().resources.get(change.address)
+        previous = self.store.get(change.address)
         pending = ResourceState(
             address=change.address,
             type=resource.type,
@@ -742,11 +766,14 @@ class Applier:
         return candidate
 
     def _current_or_none(self, address: str) -> ResourceState | None:
-        current = self.store.snapshot().resources.get(address)
+        current = self.store.get(address)
         return None if current is None else replace(current, updated_at=None)
 
     def _current(self, address: str) -> ResourceState:
-        return self.store.snapshot().resources[address]
+        current = self.store.get(address)
+        if current is None:
+            raise KeyError(f"{address} is not in state")
+        return current
 
 
 def phases(plan: Plan) -> tuple[list[list[Change]], list[Change]]:
@@ -803,15 +830,13 @@ def poll(
 ) -> None:
     """One list request for the jobs at `addresses`: records and reports each status that
     changed since `last`, which it updates."""
-    resources = store.snapshot().resources
-    ids = {
-        remote_id: address
-        for address in addresses
-        if (remote_id := resources[address].remote_id) is not None
-    }
+    records = {a: r for a in addresses if (r := store.get(a)) is not None}
+    ids = {r.remote_id: a for a, r in records.items() if r.remote_id is not None}
     for job in provider.list_jobs(ids):
         address = ids[job.id]
-        resource = store.snapshot().resources[address]
+        resource = store.get(address)
+        if resource is None:
+            continue
         if last.get(address) != job.status:
             progress(address, "status", job.status)
             last[address] = job.status

@@ -253,6 +253,28 @@ class StateStore:
             outputs=MappingProxyType(outputs),
         )
 
+    def get(self, address: str) -> ResourceState | None:
+        """One resource's record: apply reads records one at a time, and reading the whole
+        state for each would make a large apply quadratic."""
+        with self._mutex, self._translate("read"):
+            row = self._resource_row(address)
+        return None if row is None else _resource_from_row(row)
+
+    def select(self, wanted: Callable[[str], bool]) -> dict[str, ResourceState]:
+        """The records whose addresses `wanted` accepts, read in one transaction."""
+        with self._mutex, self._translate("read"), self._db.atomic():
+            addresses = [
+                address
+                for (address,) in self._db.execute("SELECT address FROM resources").fetchall()
+                if wanted(address)
+            ]
+            found = {}
+            for address in addresses:
+                row = self._resource_row(address)
+                if row is not None:
+                    found[address] = _resource_from_row(row)
+        return found
+
     def put_outputs(self, outputs: Mapping[str, OutputState], *, operation: str) -> None:
         """Replaces the recorded outputs; writes nothing (and keeps the serial) if they are
         the same."""
