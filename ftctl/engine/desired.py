@@ -155,7 +155,7 @@ class Walk:
         validating: bool = False,
     ) -> None:
         self.configuration = configuration
-        self.tracked = tracked
+        self.tracked = dict(tracked)
         self.now = now
         self.requested = frozenset(requested)
         self.validating = validating

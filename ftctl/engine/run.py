@@ -629,7 +629,14 @@ class Applier:
         )
         with self._lock:
             walk = self._walks.get(key)
-            if walk is None:
+            if walk is not None:
+                # The instance's own record (ignore_changes reads it) is not in the key.
+                own = tracked.get(address)
+                if own is None:
+                    walk.tracked.pop(address, None)
+                else:
+                    walk.tracked[address] = own
+            else:
                 walk = Walk(
                     self.configuration, self.configuration.values, tracked, int(time.time())
                 )

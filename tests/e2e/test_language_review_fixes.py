@@ -164,3 +164,30 @@ def test_a_deposed_record_of_the_live_object_no_longer_blocks_every_apply(ftctl:
     assert "an interrupted replacement will be planned again" in applied.output
     assert len(ftctl.jobs()) == 2
     assert "~deposed" not in ftctl("state", "list").output
+
+
+def test_a_replacement_sends_the_ignored_arguments_the_plan_showed(ftctl: Ftctl) -> None:
+    write(
+        ftctl,
+        'resource "openai_fine_tuning_job" "other" {\n  model = "gpt-4o-mini"\n'
+        "  training_file = openai_file.train.id\n}\n",
+        job_extra='  metadata = { team = "a" }\n'
+        "  lifecycle {\n    ignore_changes = [metadata]\n  }\n",
+    )
+    assert ftctl("apply", "--auto-approve").exit_code == 0
+    text = (ftctl.project / "main.tf").read_text()
+    (ftctl.project / "main.tf").write_text(text.replace('team = "a"', 'team = "b"'))
+    replaced = ftctl(
+        "apply",
+        "--auto-approve",
+        "--parallelism",
+        "1",
+        "--replace",
+        "openai_fine_tuning_job.other",
+        "--replace",
+        "openai_fine_tuning_job.support",
+    )
+    assert replaced.exit_code == 0, replaced.output
+    metadata = [dict(j["metadata"] or {}) for j in ftctl.jobs()]  # type: ignore[call-overload]
+    teams = sorted(str(m["team"]) for m in metadata if "team" in m)
+    assert teams == ["a", "a"]
