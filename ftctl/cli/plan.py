@@ -4,6 +4,7 @@ import dataclasses
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -25,6 +26,16 @@ from ftctl.engine.run import (
     state_path,
 )
 from ftctl.views.plan import render_plan
+
+
+def without_digests(document: dict[str, Any]) -> dict[str, Any]:
+    """The plan as printed: the digests of sensitive values and their key stay in the saved
+    file, where apply needs them; on a terminal or in a CI log they would only be a target."""
+    shown = json.loads(json.dumps(document))
+    shown["ftctl"].pop("sensitive_salt", None)
+    for change in shown["resource_changes"]:
+        change["ftctl"].pop("sensitive_digests", None)
+    return shown
 
 
 def plan(
@@ -89,7 +100,8 @@ def plan(
     if out is not None:
         with reported_errors():
             out.write_text(json.dumps(document, indent=2) + "\n")
-    typer.echo(json.dumps(document, indent=2) if json_output else render_plan(document), nl=False)
+    shown = json.dumps(without_digests(document), indent=2) if json_output else None
+    typer.echo(shown if shown is not None else render_plan(document), nl=False)
     if json_output:
         typer.echo()
     elif out is not None:

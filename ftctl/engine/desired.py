@@ -329,6 +329,8 @@ class Walk:
         arguments = self.decoder.decode(resource.body, schema, evaluate)
         plain, _ = unmark(arguments)
         hidden = frozenset(name for name, value in arguments.items() if unmark(value)[1])
+        # What references see keeps the marks: a value derived from a secret stays hidden.
+        seen = {k: Sensitive(v) if k in hidden else v for k, v in plain.items()}
         old = self.tracked.get(instance.address)
         if resource.type == fine_tuning_job.TYPE:
             self.problems.extend(
@@ -339,10 +341,10 @@ class Walk:
         missing = [a.name for a in schema.arguments if a.required and a.name not in plain]
         broken = resource.address in self.configuration.invalid
         if self._errors() > found_before or missing or broken:
-            return _unknown_object(resource.type, plain)
+            return _unknown_object(resource.type, seen)
         desired = self._desired(instance, plain, old, hidden)
         if desired is None:
-            return _unknown_object(resource.type, plain)
+            return _unknown_object(resource.type, seen)
         self.desired[instance.address] = desired
         if old is not None and self._triggered(resource):
             self.triggered.add(instance.address)
@@ -353,7 +355,7 @@ class Walk:
             exports = {name: UNKNOWN for name in EXPORTS[resource.type]}
             if resource.type == openai_file.TYPE:
                 exports["sha256"] = desired.arguments["sha256"]
-            return {**plain, **exports}
+            return {**seen, **exports}
         assert old is not None
         observed = {name: old.observed.get(name) for name in EXPORTS[resource.type]}
         observed["id"] = old.remote_id
@@ -362,7 +364,7 @@ class Walk:
         if resource.type == fine_tuning_job.TYPE and old.status not in FINISHED_STATUSES:
             # Known only when the job finishes: whatever needs them waits for it.
             observed.update({name: UNKNOWN for name in FINISH_EXPORTS})
-        return {**plain, **observed}
+        return {**seen, **observed}
 
     def _errors(self) -> int:
         return sum(1 for p in self.problems if p.severity.value == "error")

@@ -25,8 +25,10 @@ from ftctl.plan import (
     Change,
     OutputChange,
     Plan,
+    Reason,
     Step,
     has_unknowns,
+    join_unknowns,
 )
 from ftctl.planner import FINISHED_STATUSES, Desired, Tracked, make_plan, plan_change
 from ftctl.provider.base import (
@@ -151,15 +153,43 @@ def make(
 ) -> Plan:
     """The plan for `configuration` against the refreshed state. Raises DiagnosticsError for
     what only values show (an evaluation error, a prevent_destroy violation)."""
+    plan = _make(configuration, refreshed, replace_addresses, targets)
+    protected = prevent_destroy_violations(plan.changes, configuration)
+    if protected:
+        raise DiagnosticsError(protected, configuration.sources)
+    return plan
+
+
+def check_before_any_call(
+    configuration: Configuration,
+    state: State,
+    replace_addresses: Sequence[str] = (),
+    targets: Sequence[str] = (),
+) -> None:
+    """What the state alone shows must stop the run before the API hears of it: a
+    prevent_destroy instance the plan would forget, delete or replace. A deadline's cancel is
+    left to the refreshed plan: the job may have finished meanwhile."""
+    if not any(r.lifecycle.prevent_destroy for r in configuration.resources.values()):
+        return
+    plan = _make(configuration, Refreshed(state), replace_addresses, targets)
+    protected = prevent_destroy_violations(
+        [c for c in plan.changes if c.reason is not Reason.PAST_DEADLINE], configuration
+    )
+    if protected:
+        raise DiagnosticsError(protected, configuration.sources)
+
+
+def _make(
+    configuration: Configuration,
+    refreshed: Refreshed,
+    replace_addresses: Sequence[str],
+    targets: Sequence[str],
+) -> Plan:
     state = refreshed.state
     # Deadlines are judged by the API server's clock; without a call this run, by ours.
     now = refreshed.server_time if refreshed.server_time is not None else int(time.time())
     moves = automatic_moves(configuration, state)
-    renamed = {old: new for old, new in moves}
-    tracked = [
-        dataclasses.replace(t, address=renamed.get(t.address, t.address))
-        for t in tracked_resources(refreshed)
-    ]
+    tracked = moved(tracked_resources(refreshed), moves)
     walk = Walk(
         configuration,
         configuration.values,
@@ -177,20 +207,23 @@ def make(
         now,
         replace=tuple(replace_addresses),
         triggered=tuple(walk.triggered),
-        targets=_targeted(targets, [d.address for d in desired], state),
+        targets=_targeted(targets, [d.address for d in desired], [t.address for t in tracked]),
         declared=tuple(configuration.resources),
         sensitive_salt=secrets.token_hex(16),
         lineage=state.lineage,
         serial=state.serial,
     )
-    protected = prevent_destroy_violations(plan, configuration)
-    if protected:
-        raise DiagnosticsError(protected, configuration.sources)
     return dataclasses.replace(
         plan,
         output_changes=output_changes(outputs, state.outputs, configuration),
         moves=tuple(moves),
     )
+
+
+def moved(tracked: Sequence[Tracked], moves: Sequence[tuple[str, str]]) -> list[Tracked]:
+    """The tracked objects under the addresses `moves` give them."""
+    renamed = dict(moves)
+    return [dataclasses.replace(t, address=renamed.get(t.address, t.address)) for t in tracked]
 
 
 def automatic_moves(configuration: Configuration, state: State) -> list[tuple[str, str]]:
@@ -208,36 +241,27 @@ def automatic_moves(configuration: Configuration, state: State) -> list[tuple[st
     return moves
 
 
-def check_before_any_call(
-    configuration: Configuration,
-    state: State,
-    replace_addresses: Sequence[str] = (),
-    targets: Sequence[str] = (),
-) -> None:
-    """What the state alone shows must stop the run before the API hears of it: a
-    prevent_destroy instance the plan would cancel, forget or replace. (A refresh only moves
-    job statuses on, so it can add such a violation but never clear one.)"""
-    if any(r.lifecycle.prevent_destroy for r in configuration.resources.values()):
-        make(configuration, Refreshed(state), replace_addresses=replace_addresses, targets=targets)
-
-
-def _targeted(targets: Sequence[str], desired: Sequence[str], state: State) -> tuple[str, ...]:
+def _targeted(
+    targets: Sequence[str], desired: Sequence[str], tracked: Sequence[str]
+) -> tuple[str, ...]:
     """--target addresses as instances: a resource address (TYPE.NAME) names all its
     instances, as in Terraform, and a target takes its deposed object along (it is part of that
-    resource's replacement)."""
-    known = {*desired, *state.resources}
+    resource's replacement). `tracked` are the state's addresses after any moves."""
+    known = {*desired, *tracked}
     found: list[str] = []
     for target in targets:
         instances = [a for a in sorted(known) if "[" in a and resource_of(a) == target]
         found += instances if target not in known and instances else [target]
-    return tuple((*found, *(f"{t}{DEPOSED}" for t in found if f"{t}{DEPOSED}" in state.resources)))
+    return tuple((*found, *(f"{t}{DEPOSED}" for t in found if f"{t}{DEPOSED}" in known)))
 
 
-def prevent_destroy_violations(plan: Plan, configuration: Configuration) -> list[Diagnostic]:
+def prevent_destroy_violations(
+    changes: Sequence[Change], configuration: Configuration
+) -> list[Diagnostic]:
     """Terraform's "Instance cannot be destroyed", for every change that would cancel, forget,
     delete or replace an instance of a resource whose block sets lifecycle.prevent_destroy."""
     found = []
-    for change in plan.changes:
+    for change in changes:
         resource = configuration.resources.get(resource_of(change.address))
         if resource is None or not resource.lifecycle.prevent_destroy:
             continue
@@ -428,7 +452,6 @@ class Applier:
     poll_seconds: float = 30.0
     sleep: Callable[[float], None] = time.sleep
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _halted: threading.Event = field(default_factory=threading.Event)  # a change failed
     _walks: dict[tuple[Any, ...], Walk] = field(default_factory=dict)  # the latest, by its key
 
     def apply(self, plan: Plan, parallelism: int = 1) -> bool:
@@ -467,17 +490,22 @@ class Applier:
         needs: Mapping[str, frozenset[str]],
     ) -> bool:
         """Runs `changes` on `pool`, each once the changes it needs are done; False if stopped
-        on request first. After an error or a stop nothing new starts, and every change in
-        flight finishes (and is recorded) before the apply ends: nothing is abandoned."""
+        on request first. As in Terraform, a failed change's dependents never start while
+        independent changes carry on; after a stop nothing new starts. Every change in flight
+        finishes (and is recorded) before the apply ends: nothing is abandoned."""
         pending = {c.address: c for c in changes}
         running: dict[Future[bool], str] = {}
         done: set[str] = set()
+        failed: set[str] = set()  # failed, or needing one that failed: never started
         errors: list[BaseException] = []
         skipped = False
         while pending or running:
-            if not errors and not skipped and not self.stop_requested():
+            if not skipped and not self.stop_requested():
                 for address, change in list(pending.items()):
-                    if not (needs[address] - done):
+                    if needs[address] & failed:
+                        failed.add(address)
+                        del pending[address]
+                    elif not (needs[address] - done):
                         running[pool.submit(self._one, change)] = address
                         del pending[address]
             if not running:
@@ -488,7 +516,7 @@ class Applier:
                 problem = future.exception()
                 if problem is not None:
                     errors.append(problem)
-                    self._halted.set()
+                    failed.add(address)
                 elif future.result():
                     done.add(address)
                 else:
@@ -502,9 +530,9 @@ class Applier:
         return not pending and not skipped
 
     def _one(self, change: Change) -> bool:
-        """Carries out one change; False if it was skipped (a stop, or an error elsewhere,
-        came before it started)."""
-        if self.stop_requested() or self._halted.is_set():
+        """Carries out one change; False if it was skipped (a stop came before it started,
+        or during its wait for another job)."""
+        if self.stop_requested():
             return False
         started = time.monotonic()
         try:
@@ -535,6 +563,8 @@ class Applier:
         # Everything the create needs is settled first: a wait for another job's result can
         # take hours, and nothing about this resource changes until it is over.
         desired = self._settled(change) if Step.CREATE in steps else None
+        if desired is not None and self.stop_requested():
+            raise _Stopped()  # the wait outlasted a stop: send nothing
         if deposing:
             assert old is not None
             if self.store.get(deposed) is not None:
@@ -650,6 +680,8 @@ class Applier:
         announced = False
         last: dict[str, str] = {}
         while True:
+            if self.stop_requested():
+                raise _Stopped()
             try:
                 desired = self._desire(change.address)
             except DiagnosticsError:
@@ -798,11 +830,14 @@ def phases(plan: Plan) -> tuple[list[list[Change]], list[Change]]:
 
 def changed_since(plan: Plan, configuration: Configuration, refreshed: Refreshed) -> list[str]:
     """Addresses whose creation the configuration now describes differently from the saved
-    plan (or no longer describes): applying it would send what nobody reviewed. Evaluated
-    against `refreshed`, as the plan was: a job that finished since is not a difference."""
+    plan (or no longer describes): applying it would send what nobody reviewed. Evaluated as
+    the plan was (against a refresh, with its moves and its replacements), and a value the
+    plan showed as known after apply may be anything now: a job that finished since, or a
+    file its own replacement will upload, is not a difference."""
     now = refreshed.server_time if refreshed.server_time is not None else int(time.time())
-    tracked = {t.address: t for t in tracked_resources(refreshed)}
-    walk = Walk(configuration, configuration.values, tracked, now)
+    tracked = {t.address: t for t in moved(tracked_resources(refreshed), plan.moves)}
+    requested = [c.address for c in plan.changes if c.reason is Reason.REPLACE_REQUESTED]
+    walk = Walk(configuration, configuration.values, tracked, now, requested)
     desired = {d.address: d for d in walk.run()}
     changed = []
     for change in plan.changes:
@@ -814,13 +849,28 @@ def changed_since(plan: Plan, configuration: Configuration, refreshed: Refreshed
             continue
         # The new object as it would be planned now: arguments, settings and what is unknown.
         again = plan_change(wanted, None, now, salt=plan.sensitive_salt)
-        if (again.after, again.after_unknown, dict(again.sensitive)) != (
-            change.after,
-            change.after_unknown,
-            dict(change.sensitive),
-        ):
+        reviewed = join_unknowns(change.after or {}, change.after_unknown)
+        now_planned = join_unknowns(again.after or {}, again.after_unknown)
+        if not _agrees(reviewed, now_planned) or dict(again.sensitive) != dict(change.sensitive):
             changed.append(change.address)
     return changed
+
+
+def _agrees(reviewed: Any, now: Any) -> bool:
+    """`now` is what was reviewed, where anything goes where the review saw an unknown."""
+    if reviewed is UNKNOWN:
+        return True
+    if isinstance(reviewed, Mapping) and isinstance(now, Mapping):
+        return reviewed.keys() == now.keys() and all(_agrees(reviewed[k], now[k]) for k in reviewed)
+    if isinstance(reviewed, list) and isinstance(now, list):
+        return len(reviewed) == len(now) and all(
+            _agrees(a, b) for a, b in zip(reviewed, now, strict=True)
+        )
+    if isinstance(reviewed, bool) or isinstance(now, bool):
+        return type(reviewed) is type(now) and reviewed == now
+    if isinstance(reviewed, int | float) and isinstance(now, int | float):
+        return reviewed == now
+    return type(reviewed) is type(now) and bool(reviewed == now)
 
 
 def _settings(change: Change) -> dict[str, Any]:

@@ -1,6 +1,7 @@
-"""Apply follows the graph: a stop asked for mid-apply starts nothing new and says the apply did
-not finish; a wait for another job's result ends on a stop with nothing sent; and a job waits
-only for the instance whose result it uses, not for its siblings."""
+"""Apply follows the graph: a failed change stops its dependents but not the rest; a stop asked
+for mid-apply starts nothing new and says the apply did not finish; a wait for another job's
+result ends on a stop with nothing sent; and a job waits only for the instance whose result it
+uses, not for its siblings."""
 
 from collections.abc import Callable
 from pathlib import Path
@@ -174,3 +175,26 @@ def test_a_job_waits_only_for_the_instance_whose_model_it_uses(
     ) in result.output
     assert sorted(made) == ["next-good", "sft-bad", "sft-good"]
     assert made["next-good"]["model"] == made["sft-good"]["fine_tuned_model"]
+
+
+def test_a_failed_change_stops_its_dependents_and_not_the_rest(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    refused = (
+        'resource "openai_fine_tuning_job" "bad" {\n  model = "no-such-model"\n'
+        "  training_file = openai_file.sft.id\n}\n"
+        'resource "openai_fine_tuning_job" "after_bad" {\n  model = "gpt-4o-mini"\n'
+        "  training_file = openai_file.sft.id\n  depends_on = [openai_fine_tuning_job.bad]\n}\n"
+        'resource "openai_fine_tuning_job" "other" {\n  model = "gpt-4.1-mini"\n'
+        "  training_file = openai_file.sft.id\n  depends_on = [openai_fine_tuning_job.sft]\n}\n"
+    )
+    project = project_with(
+        tmp_path,
+        PIPELINE.split('resource "openai_fine_tuning_job" "dpo"')[0] + refused,
+        {"sft": 20},
+    )
+    with pytest.raises(Exception) as raised:
+        apply_in_process(emu, project, lambda address, event: False, parallelism=4)
+    assert "no-such-model" in str(raised.value) and "changes failed" not in str(raised.value)
+    models = sorted(j["model"] for j in emu.raw().get("fine_tuning/jobs").json()["data"])
+    assert models == ["gpt-4.1-mini-2025-04-14", "gpt-4o-mini-2024-07-18"]  # resolved alias

@@ -191,3 +191,108 @@ def test_a_replacement_sends_the_ignored_arguments_the_plan_showed(ftctl: Ftctl)
     metadata = [dict(j["metadata"] or {}) for j in ftctl.jobs()]  # type: ignore[call-overload]
     teams = sorted(str(m["team"]) for m in metadata if "team" in m)
     assert teams == ["a", "a"]
+
+
+def test_a_secret_stays_hidden_through_another_resources_attribute(ftctl: Ftctl) -> None:
+    write(
+        ftctl,
+        'variable "secret" {\n  sensitive = true\n}\n'
+        'resource "openai_fine_tuning_job" "copy" {\n  model = "gpt-4o-mini"\n'
+        "  training_file = openai_file.train.id\n"
+        "  metadata = { copied = openai_fine_tuning_job.support.metadata.team }\n}\n",
+        job_extra="  metadata = { team = var.secret }\n",
+    )
+    planned = ftctl("plan", "--no-color", "--var", "secret=hunter2")
+    assert planned.exit_code == 0, planned.output
+    assert "hunter2" not in planned.output
+    assert planned.output.count("+ metadata         = (sensitive value)") == 2
+    (ftctl.project / "leak.tf").write_text(
+        'output "leak" {\n  value = openai_fine_tuning_job.support.metadata\n}\n'
+    )
+    refused = ftctl("plan", "--no-color", "--var", "secret=hunter2")
+    assert refused.exit_code == 1
+    assert "Error: Output refers to sensitive values" in refused.output
+    assert "hunter2" not in refused.output
+
+
+def test_plan_json_on_a_terminal_holds_no_digest_of_a_secret(ftctl: Ftctl, tmp_path: Path) -> None:
+    write(ftctl, 'variable "s" {\n  sensitive = true\n}\n', job_extra="  suffix = var.s\n")
+    printed = ftctl("plan", "--json", "--var", "s=short")
+    saved = tmp_path / "plan.json"
+    assert ftctl("plan", "--out", str(saved), "--var", "s=short").exit_code == 0
+    assert "sensitive_salt" not in printed.output and "sensitive_digests" not in printed.output
+    assert '"after_sensitive"' in printed.output
+    assert "sensitive_digests" in saved.read_text()
+
+
+def test_saved_plans_with_a_replacement_or_a_move_apply(ftctl: Ftctl, tmp_path: Path) -> None:
+    write(ftctl)
+    assert ftctl("apply", "--auto-approve").exit_code == 0
+    saved = tmp_path / "replace.json"
+    assert ftctl("plan", "--replace", "openai_file.train", "--out", str(saved)).exit_code == 0
+    applied = ftctl("apply", str(saved))
+    assert applied.exit_code == 0, applied.output
+    assert len(ftctl.jobs()) == 2
+    text = (ftctl.project / "main.tf").read_text()
+    (ftctl.project / "main.tf").write_text(
+        text.replace(
+            '  file = "data/train.jsonl"\n', '  count = 1\n  file = "data/train.jsonl"\n'
+        ).replace("openai_file.train.id", "openai_file.train[0].id")
+        + 'resource "openai_fine_tuning_job" "extra" {\n  model = "gpt-4o-mini"\n'
+        "  training_file = openai_file.train[0].id\n}\n"
+    )
+    moved = tmp_path / "move.json"
+    assert ftctl("plan", "--out", str(moved)).exit_code == 0
+    applied = ftctl("apply", str(moved))
+    assert applied.exit_code == 0, applied.output
+    assert len(ftctl.jobs()) == 3
+    assert ftctl("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_a_saved_plan_applies_after_the_job_it_waits_for_finished(
+    ftctl: Ftctl, emu: Emulator, tmp_path: Path
+) -> None:
+    write(
+        ftctl,
+        'resource "openai_fine_tuning_job" "next" {\n'
+        "  model = openai_fine_tuning_job.support.fine_tuned_model\n"
+        "  training_file = openai_file.train.id\n}\n",
+    )
+    target = ("--target", "openai_fine_tuning_job.support")
+    assert ftctl("apply", "--auto-approve", *target).exit_code == 0
+    saved = tmp_path / "plan.json"
+    assert ftctl("plan", "--out", str(saved)).exit_code == 0  # the model is still unknown
+    emu.advance(100_000)  # the base job succeeds
+    applied = ftctl("apply", str(saved))
+    assert applied.exit_code == 0, applied.output
+    models = {str(j["model"]) for j in ftctl.jobs()}
+    assert any(m.startswith("ft:gpt-4o-mini") for m in models)
+
+
+def test_prevent_destroy_with_a_passed_deadline_waits_for_the_refresh(
+    ftctl: Ftctl, emu: Emulator
+) -> None:
+    write(
+        ftctl,
+        job_extra="  cancel_after_timeout = 60\n  lifecycle {\n    prevent_destroy = true\n  }\n",
+    )
+    assert ftctl("apply", "--auto-approve").exit_code == 0
+    emu.advance(100_000)  # finished on the server; the state still says it runs
+    planned = ftctl("plan", "--detailed-exitcode")
+    assert planned.exit_code == 0, planned.output
+
+
+def test_target_a_resource_that_gained_count_takes_every_instance(ftctl: Ftctl) -> None:
+    write(ftctl)
+    assert ftctl("apply", "--auto-approve").exit_code == 0
+    text = (ftctl.project / "main.tf").read_text()
+    (ftctl.project / "main.tf").write_text(
+        text.replace(
+            '  file = "data/train.jsonl"\n', '  count = 2\n  file = "data/train.jsonl"\n'
+        ).replace("openai_file.train.id", "openai_file.train[0].id")
+    )
+    planned = ftctl("plan", "--no-color", "--target", "openai_file.train")
+    assert planned.exit_code == 0, planned.output
+    assert "matches no resource" not in planned.output
+    assert "openai_file.train[1] will be created" in planned.output
+    assert "openai_file.train has moved to openai_file.train[0]" in planned.output
