@@ -7,10 +7,12 @@ from ftctl.cli.apply import apply
 from ftctl.cli.common import VariablesCommand
 from ftctl.cli.emulator import emulator_app
 from ftctl.cli.import_ import import_command
+from ftctl.cli.logs import logs
 from ftctl.cli.output import output
 from ftctl.cli.plan import plan
 from ftctl.cli.refresh import refresh_command
-from ftctl.cli.show import show, state_app
+from ftctl.cli.show import show
+from ftctl.cli.state import state_app
 from ftctl.cli.validate import validate
 
 app = typer.Typer(
@@ -29,6 +31,7 @@ app.command("refresh", cls=VariablesCommand)(refresh_command)
 app.command()(show)
 app.command("import", cls=VariablesCommand)(import_command)
 app.command("output")(output)
+app.command("logs", cls=VariablesCommand)(logs)
 app.add_typer(state_app, name="state")
 
 

@@ -1,4 +1,4 @@
-"""`ftctl show` and `ftctl state list`: what the state records, read without the API."""
+"""`ftctl show`: what the state records, read without the API."""
 
 import os
 from pathlib import Path
@@ -8,8 +8,6 @@ import typer
 from ftctl.cli.common import fail, read_state, reported_errors
 from ftctl.engine.run import state_path
 from ftctl.views import state as view
-
-state_app = typer.Typer(help="Inspect the state.", pretty_exceptions_show_locals=False)
 
 
 def show(
@@ -35,16 +33,3 @@ def show(
         typer.echo("The state is empty.")
         return
     typer.echo(view.status_table(current))
-
-
-@state_app.command("list")
-def state_list(
-    chdir: Path = typer.Option(Path("."), "--chdir", "-chdir", help="Directory of the .tf files."),
-    state: str = typer.Option(None, "--state", "-state", help="State file (or FTCTL_STATE)."),
-    no_color: bool = typer.Option(False, "--no-color", "-no-color", help="No colour (none used)."),
-) -> None:
-    """List the addresses the state records, one a line."""
-    with reported_errors():
-        current = read_state(state_path(chdir, state, os.environ))
-    for address in sorted(current.resources):
-        typer.echo(address)

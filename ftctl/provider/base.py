@@ -37,6 +37,28 @@ class RemoteJob:
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RemoteEvent:
+    """One event of a job: a message, and for metrics events the step's numbers in `data`
+    (step, total_steps, train_loss, valid_loss, full_valid_loss...)."""
+
+    id: str
+    created_at: int
+    level: str  # info, warn or error
+    message: str
+    type: str  # message or metrics
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RemoteCheckpoint:
+    id: str
+    created_at: int
+    model: str  # the checkpoint's own fine-tuned model name
+    step: int
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+
+
 class ProviderError(Exception):
     """A call failed; the subclass says what the engine may do about it."""
 
@@ -90,6 +112,15 @@ class Provider(Protocol):
         ...
 
     def cancel_job(self, job_id: str) -> RemoteJob: ...
+
+    def events(self, job_id: str, after: str | None = None) -> Sequence[RemoteEvent]:
+        """The job's events oldest first; with `after` (an event id), only those newer than
+        it. Reads newest-first pages only as far back as needed."""
+        ...
+
+    def checkpoints(self, job_id: str) -> Sequence[RemoteCheckpoint]:
+        """The job's checkpoints, by step."""
+        ...
 
     def last_validation_loss(self, job_id: str) -> float | None:
         """The newest validation loss among the job's metrics events, or None."""

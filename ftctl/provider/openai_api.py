@@ -24,6 +24,8 @@ from ftctl.provider.base import (
     Provider,
     ProviderError,
     Rejected,
+    RemoteCheckpoint,
+    RemoteEvent,
     RemoteFile,
     RemoteJob,
 )
@@ -256,6 +258,36 @@ class OpenAIProvider:
                 return job
             raise
 
+    def events(self, job_id: str, after: str | None = None) -> Sequence[RemoteEvent]:
+        found: list[RemoteEvent] = []
+        with self._translated(f"Reading the events of job {job_id}"):
+            page = self._api.fine_tuning.jobs.list_events(job_id, limit=PAGE_SIZE)
+            while True:
+                for event in page.data:
+                    if event.id == after:
+                        return found[::-1]
+                    found.append(_remote_event(event))
+                if not page.has_next_page():
+                    break
+                page = page.get_next_page()
+        return found[::-1]
+
+    def checkpoints(self, job_id: str) -> Sequence[RemoteCheckpoint]:
+        found: list[RemoteCheckpoint] = []
+        with self._translated(f"Reading the checkpoints of job {job_id}"):
+            for checkpoint in self._api.fine_tuning.jobs.checkpoints.list(job_id, limit=PAGE_SIZE):
+                raw = _dump(checkpoint, "checkpoint")
+                found.append(
+                    RemoteCheckpoint(
+                        id=raw["id"],
+                        created_at=raw["created_at"],
+                        model=raw.get("fine_tuned_model_checkpoint") or "",
+                        step=int(raw.get("step_number") or 0),
+                        metrics=dict(raw.get("metrics") or {}),
+                    )
+                )
+        return sorted(found, key=lambda c: c.step)
+
     def last_validation_loss(self, job_id: str) -> float | None:
         with self._translated(f"Reading the events of job {job_id}"):
             # Newest first: the first metrics event with a validation loss is the last one.
@@ -405,6 +437,19 @@ def _dump(model: object, kind: str) -> dict[str, Any]:
         raise ProviderError(f"The API answered with something that is not a {kind}.")
     # warnings=False: values the SDK's types do not list (a new status) are kept, not warned on.
     return cast(dict[str, Any], model.model_dump(mode="json", warnings=False))
+
+
+def _remote_event(event: object) -> RemoteEvent:
+    raw = _dump(event, "event")
+    data = raw.get("data")
+    return RemoteEvent(
+        id=str(raw.get("id")),
+        created_at=int(raw.get("created_at") or 0),
+        level=str(raw.get("level") or "info"),
+        message=str(raw.get("message") or ""),
+        type=str(raw.get("type") or "message"),
+        data=dict(data) if isinstance(data, Mapping) else {},
+    )
 
 
 def _remote_job(job: "FineTuningJob") -> RemoteJob:
