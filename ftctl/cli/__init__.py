@@ -12,8 +12,9 @@ from ftctl.cli.output import output
 from ftctl.cli.plan import plan
 from ftctl.cli.refresh import refresh_command
 from ftctl.cli.show import show
-from ftctl.cli.state import state_app
+from ftctl.cli.state import force_unlock, state_app
 from ftctl.cli.validate import validate
+from ftctl.cli.wait import wait
 
 app = typer.Typer(
     name="ftctl",
@@ -32,7 +33,9 @@ app.command()(show)
 app.command("import", cls=VariablesCommand)(import_command)
 app.command("output")(output)
 app.command("logs", cls=VariablesCommand)(logs)
+app.command("wait", cls=VariablesCommand)(wait)
 app.add_typer(state_app, name="state")
+app.command("force-unlock")(force_unlock)
 
 
 def _version(value: bool) -> None:

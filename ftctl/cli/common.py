@@ -78,6 +78,7 @@ def show_diagnostics(
     if found:
         out = diagnostics_view.console(no_color, stderr=True)
         diagnostics_view.show(found, sources, out)
+        annotate(found)
     if any(d.severity is Severity.ERROR for d in found):
         raise typer.Exit(1)
 
@@ -122,6 +123,7 @@ def warn_missing(addresses: Iterable[str]) -> None:
 
 def fail(message: str) -> NoReturn:
     typer.secho(f"Error: {message}", err=True, fg="red")
+    annotate([Diagnostic(Severity.ERROR, message)])
     raise typer.Exit(1)
 
 
@@ -149,3 +151,66 @@ def duration(text: str) -> float:
         return float(text)
     except ValueError:
         raise typer.BadParameter(f"{text!r} is not a duration such as 10s, 2m or 500ms") from None
+
+
+def in_automation() -> bool:
+    """FTCTL_IN_AUTOMATION (any non-empty value), as Terraform's TF_IN_AUTOMATION: nobody at the
+    keyboard to run a suggested command, so next-step hints are left out."""
+    return bool(os.environ.get("FTCTL_IN_AUTOMATION"))
+
+
+def annotate(diagnostics: Iterable[Diagnostic]) -> None:
+    """In GitHub Actions (GITHUB_ACTIONS=true), each diagnostic again as a workflow command on
+    stderr (the runner reads commands there as on stdout, and stdout may be a plan's JSON), so
+    that it is shown on its file and line in the pull request."""
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        return
+    for diagnostic in diagnostics:
+        where = diagnostic.where
+        path = annotation_path(where.file) if where is not None and where.file else None
+        typer.echo(diagnostics_view.github_annotation(diagnostic, path), err=True)
+
+
+def annotation_path(file: str) -> str:
+    """A diagnostic's file as the repository names it. The loader names .tf and .tfvars files
+    relative to the configuration directory: the --chdir the user gave is joined to it. A
+    --var-file keeps the name it was given when the loader found it from the current directory.
+    Inside GITHUB_WORKSPACE (the checkout), the path is made relative to it."""
+    directory, var_files = _invoked_options()
+    if file in var_files and (os.path.isabs(file) or os.path.exists(file)):
+        joined = file  # as the loader reads it: from the current directory first
+    else:
+        joined = os.path.join(directory, file)
+    workspace = os.environ.get("GITHUB_WORKSPACE")
+    if workspace:
+        absolute, root = os.path.abspath(joined), os.path.abspath(workspace)
+        try:
+            inside = os.path.commonpath([absolute, root]) == root
+        except ValueError:  # on Windows, another drive
+            inside = False
+        if inside:
+            joined = os.path.relpath(absolute, root)
+    return os.path.normpath(joined).replace(os.sep, "/")
+
+
+def _invoked_options() -> tuple[str, list[str]]:
+    """The running command's --chdir ("." when it has none) and --var-file values, as the
+    user wrote them: every command that reads the configuration takes both."""
+    ctx = _current_context()
+    while ctx is not None:
+        if ctx.params.get("chdir") is not None:
+            return str(ctx.params["chdir"]), [str(f) for f in ctx.params.get("var_file") or []]
+        ctx = ctx.parent
+    return ".", []
+
+
+def _current_context() -> Any:
+    """The click context of the running command. typer vendors its own click (the `click`
+    package knows nothing of it); earlier versions used click itself."""
+    try:
+        from typer._click.globals import get_current_context
+    except ImportError:
+        import click
+
+        return click.get_current_context(silent=True)
+    return get_current_context(silent=True)

@@ -907,26 +907,6 @@ def poll(
             )
 
 
-def wait(
-    store: StateWriter,
-    provider: Provider,
-    addresses: Sequence[str],
-    progress: Progress,
-    poll_seconds: float,
-    sleep: Callable[[float], None] = time.sleep,
-) -> dict[str, str]:
-    """Polls until every job at `addresses` has finished, recording and reporting each status
-    change; returns the final status of each."""
-    last: dict[str, str] = {}
-    while True:
-        poll(store, provider, addresses, progress, last)
-        resources = store.snapshot().resources
-        watched = [a for a in addresses if resources[a].remote_id is not None]
-        if all(last.get(a) in FINISHED_STATUSES for a in watched):
-            return last
-        sleep(poll_seconds)
-
-
 def job_attributes(job: RemoteJob) -> dict[str, Any]:
     return {
         "id": job.id,

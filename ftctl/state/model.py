@@ -77,9 +77,26 @@ class HistoryEntry:
 
     serial: int
     at: datetime
-    operation: str  # the command that wrote it: apply, refresh, import, ...
-    address: str
+    operation: str  # the command that wrote it: apply, refresh, import, state-rm, restore, ...
+    address: str  # the resource; `outputs`, `OLD -> NEW` for a move, `state` for a restore
     action: str  # what happened to the resource: create, replace, cancel, forget, ...
+    # `user@host` of the lock holder that wrote it; empty for writes made before format 3.
+    # Left out of equality: it names the machine a change was made on, not the change.
+    who: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
+class Restored:
+    """What `StateStore.restore` did: the state of `serial` written again as `new_serial`."""
+
+    serial: int
+    new_serial: int | None  # None: that state is the current one, and nothing was written
+    restored: tuple[str, ...]  # addresses written back (missing now, or different)
+    removed: tuple[str, ...]  # addresses that did not exist at `serial`
+    outputs_changed: bool
+    # (address, remote id) of objects the state no longer tracks: they still exist remotely,
+    # and a job among them may still be training.
+    untracked: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -194,7 +211,21 @@ class StateLocked(StateError):
 
 
 class NotLocked(StateError):
-    """A write without holding the lock, or after another process removed it."""
+    """A write without holding the lock, or after another process removed it; or a
+    force-unlock naming a lock that is not there."""
+
+    @classmethod
+    def no_such_lock(cls, lock_id: str, holder: "LockInfo | None") -> "NotLocked":
+        return cls(
+            f"The state has no lock with ID {lock_id}"
+            + (f" (it is locked by {holder.operation}, ID {holder.id})" if holder else "")
+            + ": nothing was removed."
+        )
+
+
+class NotRestorable(StateError):
+    """A serial the state cannot be restored to: newer than the state, or written before
+    the store kept revisions."""
 
 
 class StaleState(StateError):

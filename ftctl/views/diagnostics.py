@@ -36,3 +36,31 @@ def as_json(diagnostics: Sequence[Diagnostic]) -> str:
         },
         indent=2,
     )
+
+
+def github_annotation(diagnostic: Diagnostic, path: str | None = None) -> str:
+    """GitHub's workflow command for one diagnostic, shown on the file's line in a pull request:
+    `::error file=PATH,line=N,col=M,title=SUMMARY::DETAIL` (`::warning` for a warning). `path`
+    is the file as the repository names it; without a location there is no file, line or col,
+    and a diagnostic with no detail is its summary alone, without a title."""
+    command = "error" if diagnostic.severity is Severity.ERROR else "warning"
+    properties: list[tuple[str, str]] = []
+    where = diagnostic.where
+    if where is not None and path:
+        properties += [("file", path), ("line", str(where.line)), ("col", str(where.column))]
+    if diagnostic.detail:
+        properties.append(("title", diagnostic.summary))
+    shown = ",".join(f"{name}={_escape_property(value)}" for name, value in properties)
+    message = diagnostic.detail or diagnostic.summary
+    return f"::{command}{' ' + shown if shown else ''}::{_escape_data(message)}"
+
+
+def _escape_data(text: str) -> str:
+    # The escaping of GitHub's toolkit (actions/toolkit, core/src/command.ts): a command is one
+    # line, so line breaks are encoded, and `%` first so that the codes are not encoded again.
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    # A property value also ends at `,` (the next property) and `::` (the message).
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")

@@ -9,6 +9,8 @@ from ftctl.plan import Action, Reason
 from ftctl.planner import SETTING_DEFAULTS
 
 KNOWN_LATER = "(known after apply)"
+# The plan document's ftctl.mode for `plan --refresh-only`; absent from a normal plan.
+REFRESH_ONLY = "refresh-only"
 # Shown even when unchanged, as Terraform does for `id`.
 _ALWAYS_SHOWN = ("id",)
 _LEGEND = {
@@ -37,7 +39,10 @@ _REASON_LINES = {
 }
 
 
-def render_plan(document: Mapping[str, Any]) -> str:
+def render_plan(document: Mapping[str, Any], *, hints: bool = True) -> str:
+    """`hints`: the sentences that suggest a command to run next (left out in automation)."""
+    if document["ftctl"].get("mode") == REFRESH_ONLY:
+        return render_refresh_only(document, hints=hints)
     changes = [c for c in document["resource_changes"] if c["ftctl"]["action"] != "no-op"]
     warnings = [w for c in document["resource_changes"] for w in c["ftctl"]["warnings"]]
     warnings += document["ftctl"]["warnings"]
@@ -90,6 +95,51 @@ def render_plan(document: Mapping[str, Any]) -> str:
     for warning in warnings:
         out += ["", f"Warning: {warning}"]
     return "\n".join(out) + "\n"
+
+
+def render_refresh_only(document: Mapping[str, Any], *, hints: bool = True) -> str:
+    """A refresh-only plan: what the API says changed on tracked objects since the state
+    recorded them (the document's resource_drift), in Terraform's words; it proposes nothing."""
+    drifted = document.get("resource_drift", [])
+    out: list[str] = []
+    if drifted:
+        out += [
+            "Note: Objects have changed outside of ftctl",
+            "",
+            "ftctl detected the following changes made outside of ftctl since the last "
+            '"ftctl apply" which may have affected this plan:',
+        ]
+        for change in drifted:
+            out += ["", *_drift_lines(change)]
+        undo = "This is a refresh-only plan, so ftctl will not take any actions to undo these."
+        if hints:
+            # Unlike Terraform's, applying a refresh-only plan records nothing: refresh does.
+            undo += (
+                " If you were expecting these changes, run ftctl refresh to record the updated "
+                "values in the ftctl state without changing any remote objects."
+            )
+        out += ["", undo]
+    else:
+        out += [
+            "No changes. Your infrastructure still matches the configuration.",
+            "",
+            "ftctl has checked that the real remote objects still match the result of your "
+            "most recent changes, and found no differences.",
+        ]
+    for warning in document["ftctl"]["warnings"]:
+        out += ["", f"Warning: {warning}"]
+    return "\n".join(out) + "\n"
+
+
+def _drift_lines(change: Mapping[str, Any]) -> list[str]:
+    """Terraform's drift block: `~`, the attributes that moved, `id`, a count of the rest."""
+    name = change["name"].split("[", 1)[0]  # the resource's name; the address keeps the key
+    return [
+        f"  # {change['address']} has changed",
+        f'  ~ resource "{change["type"]}" "{name}" {{',
+        *_attribute_lines({"change": {**change["change"], "after_unknown": {}}}, Action.UPDATE),
+        "    }",
+    ]
 
 
 def _output_lines(changes: Mapping[str, Any]) -> list[str]:

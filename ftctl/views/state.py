@@ -1,10 +1,13 @@
-"""The state for people (a status table, one resource's attributes) and for machines
-(Terraform's `show -json` state shape)."""
+"""The state for people (a status table, one resource's attributes, the history of writes)
+and for machines (Terraform's `show -json` state shape). Plain text: no colour, no width."""
 
 import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC
 from typing import Any
 
-from ftctl.state.model import ResourceState, State
+from ftctl.plan import DEPOSED
+from ftctl.state.model import HistoryEntry, ResourceState, State
 
 
 def status_table(state: State) -> str:
@@ -41,15 +44,110 @@ def attributes(resource: ResourceState) -> dict[str, Any]:
 
 
 def describe(resource: ResourceState) -> str:
-    values = attributes(resource)
-    width = max(len(name) for name in values)
-    lines = [
-        f"# {resource.address}:",
-        f'resource "{resource.type}" "{resource.address.split(".", 1)[1]}" {{',
+    """One resource as Terraform's `state show` prints it: `# ADDR:` then a `resource` block
+    with every recorded attribute, sorted and aligned, in groups that never merge two values
+    of one name (the API's `model` is not the `model` ftctl sent)."""
+    marks = (" (tainted)" if resource.tainted else "") + (
+        " (deposed object)" if resource.address.endswith(DEPOSED) else ""
+    )
+    name = resource.address.removesuffix(DEPOSED).split("[", 1)[0].split(".", 1)[-1]
+    arguments = dict(resource.applied)
+    record: dict[str, Any] = {
+        "last_updated": resource.updated_at.isoformat() if resource.updated_at else None,
+        "pending_token": resource.pending_token,
+        "tainted": resource.tainted,
+    }
+    # The API's id reads as Terraform's `id`, unless an argument has that name already.
+    (record if "id" in arguments else arguments)["id"] = resource.remote_id
+    groups: list[tuple[str | None, Mapping[str, Any]]] = [
+        (None, arguments),
+        ("# ftctl's own settings: they change with no API call", resource.settings),
+        (
+            "# As the API last reported it: for status, outputs and drift notes only",
+            {"observed": dict(resource.observed)} if resource.observed else {},
+        ),
+        ("# ftctl's record", record),
     ]
-    for name in sorted(values):
-        lines.append(f"    {name.ljust(width)} = {json.dumps(values[name])}")
+    lines = [f"# {resource.address}:{marks}", f'resource "{resource.type}" "{name}" {{']
+    for comment, values in groups:
+        if not values:
+            continue
+        if len(lines) > 2:
+            lines.append("")
+        if comment:
+            lines.append(f"{_INDENT}{comment}")
+        width = max(len(_key(key)) for key in values)
+        for key in sorted(values):
+            lines.append(f"{_INDENT}{_key(key).ljust(width)} = {_value(values[key], 1)}")
     lines.append("}")
+    return "\n".join(lines)
+
+
+_INDENT = "    "
+
+
+def _value(value: Any, depth: int) -> str:
+    """An HCL-like value, nested one indent per level, as Terraform's state show does."""
+    pad = _INDENT * depth
+    if isinstance(value, Mapping):
+        if not value:
+            return "{}"
+        width = max(len(_key(key)) for key in value)
+        inner = [
+            f"{pad}{_INDENT}{_key(key).ljust(width)} = {_value(value[key], depth + 1)}"
+            for key in sorted(value)
+        ]
+        return "\n".join(["{", *inner, f"{pad}}}"])
+    if isinstance(value, list):
+        if not value:
+            return "[]"
+        items = [f"{pad}{_INDENT}{_value(item, depth + 1)}," for item in value]
+        return "\n".join(["[", *items, f"{pad}]"])
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _key(key: str) -> str:
+    return key if key.isidentifier() else json.dumps(key, ensure_ascii=False)
+
+
+def history_table(entries: Sequence[HistoryEntry], restorable_since: int) -> str:
+    """One line per write, oldest first, then which serials `state restore` can bring back."""
+    if not entries:
+        return "The state has no history yet."
+    rows = [("SERIAL", "TIME (UTC)", "OPERATION", "WHO", "ADDRESS", "ACTION")]
+    rows.extend(
+        (
+            str(entry.serial),
+            entry.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            entry.operation,
+            entry.who or "-",
+            entry.address,
+            entry.action,
+        )
+        for entry in entries
+    )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    last = entries[-1].serial
+    lines.append("")
+    if restorable_since == last - 1:
+        lines.append(f"Serial {restorable_since} can be restored: ftctl state restore SERIAL.")
+    elif restorable_since < last:
+        lines.append(
+            f"Serials {restorable_since} to {last - 1} can be restored: ftctl state restore SERIAL."
+        )
+    if restorable_since > 0:
+        lines.append(
+            f"Serials before {restorable_since} were written before this state kept "
+            "revisions: they cannot be restored."
+        )
     return "\n".join(lines)
 
 

@@ -56,7 +56,7 @@ def test_apply_wait_exits_1_naming_a_job_that_failed(tmp_path: Path) -> None:
     result = apply_and_wait_fast(project)
     assert result.exit_code == 1
     assert "Apply complete! Resources: 2 added" in result.output
-    assert "Not every job succeeded: openai_fine_tuning_job.support (failed)" in result.output
+    assert "Not every job succeeded: openai_fine_tuning_job.support (failed: " in result.output
 
 
 def test_ctrl_c_during_apply_finishes_the_call_in_flight_and_exits_130(ftctl: Ftctl) -> None:
