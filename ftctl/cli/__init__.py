@@ -20,7 +20,7 @@ app = typer.Typer(
     name="ftctl",
     help="Plan and apply OpenAI fine-tuning jobs from .tf files.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     # Locals in a traceback could hold the API key.
     pretty_exceptions_show_locals=False,
 )

@@ -138,8 +138,8 @@ def _apply(
                 store.expect(lineage=saved.state_lineage, serial=saved.state_serial)
             elif store.snapshot().resources:
                 raise FtctlError(
-                    "The saved plan was made from an empty state; this one is not. "
-                    "Run ftctl plan again."
+                    "Saved plan is stale: the given plan file can no longer be applied because "
+                    "it was made from an empty state, and this one is not. Run ftctl plan again."
                 )
             changed = changed_since(saved, configuration, refresh(store.snapshot(), provider))
             if changed:

@@ -236,13 +236,16 @@ class StaleState(StateError):
     ) -> None:
         if lineage != expected_lineage:
             message = (
-                f"The saved plan was made for a different state (lineage {expected_lineage}, "
-                f"this state is {lineage}): run plan again against this state."
+                "Saved plan does not match the given state: the given plan file can not be "
+                "applied because it was created from a different state lineage "
+                f"({expected_lineage}; this state is {lineage}). Run ftctl plan again."
             )
         else:
             message = (
-                f"The state changed since the saved plan was made (serial {expected_serial}, "
-                f"now {serial}): run plan again and apply the new plan."
+                "Saved plan is stale: the given plan file can no longer be applied because the "
+                "state was changed by another operation after the plan was created (the state "
+                f"changed since the saved plan was made: serial {expected_serial}, now {serial})."
+                " Run ftctl plan again."
             )
         super().__init__(message)
         self.expected_lineage = expected_lineage

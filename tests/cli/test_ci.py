@@ -959,3 +959,20 @@ def test_the_docs_show_refresh_only_as_it_renders() -> None:
     document = drift_document(with_warning=False)
     document["resource_drift"] = document["resource_drift"][:1]  # the support job alone
     assert render_plan(document) == shown
+
+
+def test_shell_completion_completes_commands_and_subcommands() -> None:
+    def complete(words: str, index: int) -> list[str]:
+        env = {
+            **os.environ,
+            "_FTCTL_COMPLETE": "complete_bash",
+            "COMP_WORDS": words,
+            "COMP_CWORD": str(index),
+        }
+        program = str(Path(sys.executable).parent / "ftctl")  # the installed command
+        done = subprocess.run([program], env=env, capture_output=True, text=True, check=True)
+        return done.stdout.split()
+
+    assert complete("ftctl sta", 1) == ["state"]
+    assert complete("ftctl state r", 2) == ["rm", "restore"]
+    assert "force-unlock" in complete("ftctl f", 1)

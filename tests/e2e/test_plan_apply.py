@@ -119,6 +119,10 @@ def test_a_saved_plan_applies_and_a_stale_one_is_refused(ftctl: Ftctl, project: 
     assert len(ftctl.jobs()) == 1
     stale = ftctl("apply", str(saved))
     assert stale.exit_code == 1
+    # Terraform's words, so that what users search for finds it.
+    assert "Error: Saved plan is stale: the given plan file can no longer be applied" in (
+        stale.output
+    )
     assert len(ftctl.jobs()) == 1
 
 
