@@ -73,7 +73,8 @@ class PlainProgress:
                 self._printed[job.address] = (job.step, job.train_loss)
                 self.out.write(f"{job.address}: status {job.status}\n")
                 if job.finished and ending(job) != job.status:
-                    self.out.write(f"{job.address}: {ending(job).capitalize()}\n")
+                    said = ending(job)  # str.capitalize would lowercase the model's name
+                    self.out.write(f"{job.address}: {said[:1].upper()}{said[1:]}\n")
                 continue
             moved = self._printed.get(job.address) != (job.step, job.train_loss)
             if job.finished or not moved:

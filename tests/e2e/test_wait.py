@@ -78,6 +78,8 @@ def test_plain_progress_lines_are_pinned_by_a_golden_file(ftctl: Ftctl, emu: Emu
     assert shown == GOLDEN.read_text()
     (job,) = progress.values()
     assert job.status == "succeeded"  # type: ignore[attr-defined]
+    model = str(ftctl.jobs()[0]["fine_tuned_model"])
+    assert f"Succeeded [model={model}]" in log  # the name exactly, case and all
     with StateStore.open(ftctl.project / "state" / "ftctl.db") as store:
         observed = store.snapshot().resources["openai_fine_tuning_job.support"].observed
     assert observed["status"] == "succeeded" and observed["fine_tuned_model"]
