@@ -108,7 +108,15 @@ def state_rm(
             return
         with _locked(path, "state-rm", timeout) as store:
             # Again under the lock: another run may have written since the first read.
-            chosen = _matching(store.snapshot(), addresses, doing="removed")
+            current = store.snapshot()
+            chosen = _matching(current, addresses, doing="removed")
+            in_flight = [a for a in chosen if current.resources[a].pending_token]
+            if in_flight:
+                # Its token is the only way to find a job the interrupted create may have made.
+                fail(
+                    f"{', '.join(in_flight)} has a create in flight (its job may exist): run "
+                    "ftctl apply first, which looks it up; then remove it."
+                )
             with store.batch():
                 for address in chosen:
                     store.remove(address, operation="state-rm", action="forget")

@@ -5,7 +5,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -96,7 +96,7 @@ def watch_jobs(
     view = view or _view(no_color)
     with _interrupts() as interrupted:
         try:
-            progress = Watch(
+            watch = Watch(
                 provider,
                 recorder,
                 watched,
@@ -106,11 +106,16 @@ def watch_jobs(
                 timeout=timeout,
                 # Ctrl-C ends the pause between rounds at once, not after it.
                 sleep=interrupted.wait,
-            ).run()
+            )
+            progress = watch.run()
         finally:
             view.close()
-    _record_outputs(configuration, store, lock_held)
-    return _verdict(progress, interrupted.is_set(), say or _say)
+    if lock_held:
+        # apply --wait: the outputs of the configuration and variables just applied, now
+        # that the jobs' models are known. A plain `wait` records none: the files may hold
+        # changes not yet applied, and it was given no variables.
+        record_outputs(store, configuration, "apply")
+    return _verdict(progress, sorted(watch.missing), interrupted.is_set(), say or _say)
 
 
 def _watched(resources: Mapping[str, Any], addresses: list[str]) -> dict[str, str]:
@@ -145,10 +150,20 @@ def _say(message: str, failing: bool) -> None:
 
 
 def _verdict(
-    progress: Mapping[str, JobProgress], interrupted: bool, say: Callable[[str, bool], None]
+    progress: Mapping[str, JobProgress],
+    missing: Sequence[str],
+    interrupted: bool,
+    say: Callable[[str, bool], None],
 ) -> int:
-    """The watch's exit code, said in words: 0 all succeeded, 1 any did not (or the timeout
-    came first), 130 stopped by Ctrl-C."""
+    """The watch's exit code, said in words: 0 all succeeded, 1 any did not, was not found
+    (or the timeout came first), 130 stopped by Ctrl-C."""
+    if missing:
+        say(
+            f"Error: {', '.join(missing)}: not found by the API (wrong key or project?); "
+            "nothing is known of how it ended.",
+            True,
+        )
+        return 1
     if interrupted:
         say("Stopped waiting; nothing was cancelled.", True)
         return 130
@@ -170,20 +185,6 @@ def _verdict(
         return 1
     say(f"All {len(progress)} jobs succeeded.", False)
     return 0
-
-
-def _record_outputs(configuration: Configuration, store: Any, lock_held: bool) -> None:
-    """Finished jobs make outputs known (a fine-tuned model): record them, if the lock allows."""
-    from ftctl.state.model import StateLocked
-
-    if lock_held:
-        record_outputs(store, configuration, "wait")
-        return
-    try:
-        with store.lock("wait", timeout=0):
-            record_outputs(store, configuration, "wait")
-    except StateLocked:
-        pass
 
 
 @contextmanager

@@ -45,9 +45,14 @@ class StateRecorder(Protocol):
     """Where a round's news is written: holding the lock for a whole wait would block every
     apply for hours, so each write takes it briefly (and skips the round if it is busy)."""
 
-    def record(self, updates: Sequence[tuple[str, Mapping[str, Any]]]) -> None: ...
+    def record(self, updates: Sequence[tuple[str, str, Mapping[str, Any]]]) -> None:
+        """(address, job id, attributes): written only where the address still holds that
+        job (an apply may have replaced it meanwhile)."""
+        ...
 
-    def settings(self, address: str) -> Mapping[str, Any]: ...
+    def settings(self, address: str, job_id: str) -> Mapping[str, Any] | None:
+        """The address's settings while it still holds `job_id`; None once it does not."""
+        ...
 
 
 @dataclass
@@ -66,6 +71,7 @@ class Watch:
     timeout: float | None = None  # seconds of waiting, by the local clock
     monotonic: Callable[[], float] = time.monotonic
     progress: dict[str, JobProgress] = field(default_factory=dict)
+    missing: set[str] = field(default_factory=set)  # addresses the API does not know
     _last_event: dict[str, str] = field(default_factory=dict)
     _cancelled: set[str] = field(default_factory=set)  # by their deadline, while watched
 
@@ -75,7 +81,11 @@ class Watch:
         started = self.monotonic()
         while True:
             changed = self.round()
-            if all(p.finished for p in self.progress.values()) or self.stop_requested():
+            settled = all(
+                a in self.missing or (a in self.progress and self.progress[a].finished)
+                for a in self.addresses
+            )
+            if settled or self.stop_requested():
                 return dict(self.progress)
             if self.timeout is not None and self.monotonic() - started >= self.timeout:
                 return dict(self.progress)
@@ -90,15 +100,18 @@ class Watch:
         unfinished = {
             job_id: address
             for address, job_id in self.addresses.items()
-            if not (address in self.progress and self.progress[address].finished)
+            if address not in self.missing
+            and not (address in self.progress and self.progress[address].finished)
         }
         jobs = {job.id: job for job in self.provider.list_jobs(unfinished)}
         now = self.provider.server_time() or int(time.time())
-        updates: list[tuple[str, Mapping[str, Any]]] = []
+        updates: list[tuple[str, str, Mapping[str, Any]]] = []
         changed = False
         for job_id, address in unfinished.items():
             job = jobs.get(job_id)
-            if job is None:
+            if job is None:  # a wrong key or project: jobs are never deleted
+                self.missing.add(address)
+                changed = True
                 continue
             job = self._deadline(address, job, now)
             before = self.progress.get(address)
@@ -112,7 +125,7 @@ class Watch:
                     if job.status in FINISHED_STATUSES
                     else job_attributes(job)
                 )
-                updates.append((address, attributes))
+                updates.append((address, job_id, attributes))
         if updates:
             self.recorder.record(updates)
         self.report([self.progress[a] for a in self.addresses if a in self.progress], now)
@@ -120,7 +133,10 @@ class Watch:
 
     def _deadline(self, address: str, job: RemoteJob, now: int) -> RemoteJob:
         """cancel_after_timeout, enforced while waiting as apply would: not a second early."""
-        timeout = self.recorder.settings(address).get("cancel_after_timeout")
+        settings = self.recorder.settings(address, job.id)
+        if settings is None:  # the address holds another job now: its deadline is not ours
+            return job
+        timeout = settings.get("cancel_after_timeout")
         if job.status in FINISHED_STATUSES or not isinstance(timeout, int):
             return job
         if job.created_at + timeout > now:
@@ -181,15 +197,16 @@ class LockedRecorder:
     store: Any  # StateStore: put, get, lock
     operation: str = "wait"
     held: bool = False  # the caller holds the lock already (apply --wait)
-    _pending: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    _pending: dict[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)
 
-    def settings(self, address: str) -> Mapping[str, Any]:
+    def settings(self, address: str, job_id: str) -> Mapping[str, Any] | None:
         record = self.store.get(address)
-        return record.settings if record is not None else {}
+        return record.settings if record is not None and record.remote_id == job_id else None
 
-    def record(self, updates: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
-        for address, attributes in updates:
-            self._pending[address] = {**self._pending.get(address, {}), **attributes}
+    def record(self, updates: Sequence[tuple[str, str, Mapping[str, Any]]]) -> None:
+        for address, job_id, attributes in updates:
+            key = (address, job_id)
+            self._pending[key] = {**self._pending.get(key, {}), **attributes}
         if self.held:
             self._write()
             return
@@ -200,12 +217,14 @@ class LockedRecorder:
             return
 
     def _write(self) -> None:
-        for address, attributes in list(self._pending.items()):
+        for (address, job_id), attributes in list(self._pending.items()):
             record: ResourceState | None = self.store.get(address)
-            if record is not None:
+            # Only onto the record of the job watched: an apply may have replaced it, and its
+            # new job's record must not take the old job's status.
+            if record is not None and record.remote_id == job_id:
                 self.store.put(
                     replace(record, observed={**record.observed, **attributes}),
                     operation=self.operation,
                     action="refresh",
                 )
-            del self._pending[address]
+            del self._pending[(address, job_id)]

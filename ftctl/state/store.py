@@ -533,6 +533,15 @@ class StateStore:
                 if address not in current or not _same_record(current[address], row)
             )
             removed = sorted(set(current) - set(wanted))
+            in_flight = sorted(
+                a for a in (*written, *removed) if a in current and current[a]["pending_token"]
+            )
+            if in_flight:
+                # Its token is the only way to find a job the interrupted create may have made.
+                raise StateStorageError(
+                    f"{', '.join(in_flight)} has a create in flight (its job may exist): run "
+                    "ftctl apply first, which looks it up, then restore."
+                )
             outputs = _dump_outputs(target.outputs)
             outputs_changed = outputs != _outputs_revision(self._db)
             if not (written or removed or outputs_changed):

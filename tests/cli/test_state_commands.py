@@ -568,3 +568,29 @@ def test_history_of_a_state_older_than_revisions_says_what_cannot_be_restored(
     failed(ftctl(state, "state", "restore", "2"), "Serials from 3 on can be restored.")
     assert ftctl(state, "state", "restore", "3").exit_code == 0
     assert f"{JOB}.other" in read(state).resources
+
+
+def test_a_record_with_a_create_in_flight_is_neither_removed_nor_restored_away(
+    tmp_path: Path,
+) -> None:
+    from ftctl.state.model import ResourceState
+    from ftctl.state.store import StateStore
+
+    path = tmp_path / "state" / "ftctl.db"
+    path.parent.mkdir()
+    with StateStore.open(path) as store, store.lock("test"):
+        store.put(
+            ResourceState(
+                address="openai_fine_tuning_job.a",
+                type="openai_fine_tuning_job",
+                pending_token="tok-1",
+            ),
+            operation="apply",
+            action="create-pending",
+        )
+    for args in (["state", "rm", "openai_fine_tuning_job.a"], ["state", "restore", "0"]):
+        result = CliRunner().invoke(app, [*args, "--state", str(path)])
+        assert result.exit_code == 1, result.output
+        assert "has a create in flight (its job may exist)" in result.output
+    with StateStore.open(path) as store:
+        assert store.snapshot().resources["openai_fine_tuning_job.a"].pending_token == "tok-1"

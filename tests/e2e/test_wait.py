@@ -173,3 +173,51 @@ def test_wait_timeout_leaves_the_jobs_running(ftctl: Ftctl, emu: Emulator) -> No
     assert not [r for r in emu.requests() if r["path"].endswith("/cancel")]
     unknown = ftctl("wait", "openai_fine_tuning_job.nope")
     assert unknown.exit_code == 1 and "No job openai_fine_tuning_job.nope" in unknown.output
+
+
+def test_news_of_a_replaced_job_never_lands_on_its_successors_record(
+    ftctl: Ftctl, emu: Emulator
+) -> None:
+    assert ftctl("apply", "--auto-approve").exit_code == 0
+    (old,) = [str(j["id"]) for j in ftctl.jobs()]
+    replaced = []
+
+    def replace_then_finish(seconds: float) -> None:
+        if not replaced:  # an apply replaces the job while wait watches the old one
+            result = ftctl("apply", "--auto-approve", "--replace", "openai_fine_tuning_job.support")
+            replaced.append(result.exit_code)
+
+    out = io.StringIO()
+    settings = {"base_url": emu.base_url, "api_key": TEST_KEY}
+    with (
+        StateStore.open(ftctl.project / "state" / "ftctl.db") as store,
+        OpenAIProvider.from_settings(settings, {}) as provider,
+    ):
+        Watch(
+            provider,
+            LockedRecorder(store),
+            {"openai_fine_tuning_job.support": old},
+            PlainProgress(out).update,
+            poll_seconds=1.0,
+            sleep=replace_then_finish,
+        ).run()
+        record = store.snapshot().resources["openai_fine_tuning_job.support"]
+    assert replaced == [0]
+    assert "openai_fine_tuning_job.support: status cancelled" in out.getvalue()  # the old job
+    assert record.remote_id != old
+    assert record.observed["id"] == record.remote_id
+    assert record.observed["status"] != "cancelled"
+
+
+def test_a_job_the_api_does_not_know_fails_the_wait(ftctl: Ftctl) -> None:
+    from dataclasses import replace
+
+    assert ftctl("apply", "--auto-approve").exit_code == 0
+    with StateStore.open(ftctl.project / "state" / "ftctl.db") as store, store.lock("test"):
+        record = store.snapshot().resources["openai_fine_tuning_job.support"]
+        store.put(replace(record, remote_id="ftjob-elsewhere"), operation="test", action="edit")
+    result = ftctl("wait")
+    assert result.exit_code == 1
+    assert "openai_fine_tuning_job.support: not found by the API (wrong key or project?)" in (
+        result.output
+    )
