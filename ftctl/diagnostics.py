@@ -34,6 +34,8 @@ class Diagnostic:
     summary: str  # one line: what is wrong
     detail: str = ""  # what to do about it
     where: SourceRange | None = None
+    # False for a line that holds a secret (a literal API key): the position, never the text.
+    excerpt: bool = True
 
     def to_json(self) -> dict[str, object]:
         body: dict[str, object] = {
@@ -93,7 +95,7 @@ def render(diagnostic: Diagnostic, sources: Mapping[str, str]) -> str:
     where = diagnostic.where
     if where is not None:
         lines += ["", f"  on {where.file} line {where.line}:"]
-        text = sources.get(where.file)
+        text = sources.get(where.file) if diagnostic.excerpt else None
         if text is not None:
             source_lines = text.splitlines()
             if 0 < where.line <= len(source_lines):

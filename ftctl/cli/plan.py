@@ -45,6 +45,15 @@ def without_digests(document: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
+def write_private(path: Path, text: str) -> None:
+    """Writes a file only its owner can read (0600), as the state is: a saved plan holds
+    every argument ftctl will send."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # an existing file keeps its mode on open: set it anyway
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(text)
+
+
 def plan(
     ctx: typer.Context,
     chdir: Path = typer.Option(Path("."), "--chdir", "-chdir", help="Directory of the .tf files."),
@@ -131,7 +140,7 @@ def plan(
     annotate(warning(text) for text in _warnings(document))
     if out is not None:
         with reported_errors():
-            out.write_text(json.dumps(document, indent=2) + "\n")
+            write_private(out, json.dumps(document, indent=2) + "\n")
     hints = not in_automation()
     if json_output:
         typer.echo(json.dumps(without_digests(document), indent=2))

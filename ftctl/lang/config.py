@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ftctl.diagnostics import Diagnostic, SourceRange, error
+from ftctl.diagnostics import Diagnostic, SourceRange, error, warning
 from ftctl.lang.loader import load_directory
 from ftctl.lang.syntax import (
     Attribute,
@@ -18,6 +18,7 @@ from ftctl.lang.syntax import (
     IndexStep,
     Literal,
     SourceFile,
+    Template,
     Traversal,
     TupleExpr,
     traversals,
@@ -585,6 +586,16 @@ class _Reader:
             return
         self.provider_at = block.where
         self.decoder.structure(block.body, provider.SCHEMA, block.where)
+        key = block.body.attribute("api_key")
+        if key is not None and isinstance(key.value, Literal | Template):
+            found = warning(
+                "API key written in the configuration",
+                "Anyone who can read this file, or the repository it is committed to, has "
+                f"the key. Remove it and set {provider.ENVIRONMENT['api_key']} in the "
+                "environment instead (or pass it through a variable marked sensitive = true).",
+                key.where,
+            )
+            self.problems.append(replace(found, excerpt=False))  # the line holds the key
         self.provider = block.body
 
 

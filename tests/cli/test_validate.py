@@ -161,3 +161,13 @@ def test_validate_never_imports_openai(tmp_path: Path) -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO
     )
     assert result.stdout.splitlines()[-2:] == ["exit 0", "False False"], result.stderr
+
+
+def test_a_literal_api_key_is_a_warning_that_never_shows_the_key(tmp_path: Path) -> None:
+    (tmp_path / "main.tf").write_text('provider "openai" {\n  api_key = "sk-literal-123"\n}\n')
+    result = runner.invoke(app, ["validate", "--no-color", "--chdir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "Warning: API key written in the configuration" in result.output
+    assert "on main.tf line 2:" in result.output
+    assert "OPENAI_API_KEY" in result.output
+    assert "sk-literal-123" not in result.output

@@ -336,3 +336,12 @@ def test_plan_reports_drift_in_json_and_in_words(ftctl: Ftctl) -> None:
     )
     human = ftctl("plan", "--no-color").output
     assert "openai_fine_tuning_job.support: validating_files -> cancelled" in human
+
+
+def test_a_saved_plan_is_written_for_its_owner_alone(ftctl: Ftctl, project: Path) -> None:
+    saved = project / "plan.json"
+    saved.write_text("{}")
+    saved.chmod(0o644)  # an existing file is rewritten, and its mode tightened
+    assert ftctl("plan", "--out", str(saved)).exit_code == 0
+    assert saved.stat().st_mode & 0o777 == 0o600
+    assert json.loads(saved.read_text())["format_version"]
