@@ -629,7 +629,10 @@ def test_terraform_and_provider_blocks_are_accepted(tmp_path: Path) -> None:
         )
     }
     configuration, problems = load(tmp_path, files)
-    assert problems == []
+    # Accepted, with a warning: a key written in the file is a key anyone reading it has.
+    assert [(p.severity, p.summary) for p in problems] == [
+        (Severity.WARNING, "API key written in the configuration")
+    ]
     assert configuration.provider == {
         "api_key": "sk-test",
         "base_url": "http://127.0.0.1:1/v1",
