@@ -3,12 +3,9 @@ every call."""
 
 import json
 import os
-import signal
 import sys
-import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,6 +17,7 @@ from ftctl.cli.common import (
     VAR_HELP,
     duration,
     fail,
+    interrupts,
     open_provider,
     read_state,
     reported_errors,
@@ -161,7 +159,9 @@ def _apply(
                 return 0
             if not options["auto_approve"]:
                 _confirm()
-        with _interrupts() as interrupted:
+        with interrupts(
+            "\nInterrupt received: finishing the call in flight, then stopping."
+        ) as interrupted:
             applier = Applier(
                 configuration,
                 store,
@@ -308,27 +308,6 @@ class _JsonReport:
 
     def outputs(self, outputs: Mapping[str, OutputState]) -> None:
         self.events.outputs(outputs)
-
-
-@contextmanager
-def _interrupts() -> Iterator[threading.Event]:
-    """The first Ctrl-C asks apply to stop after the call in flight; a second one stops at once."""
-    interrupted = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield interrupted
-        return
-
-    def handle(signum: int, frame: object) -> None:
-        if interrupted.is_set():
-            raise KeyboardInterrupt
-        interrupted.set()
-        typer.secho("\nInterrupt received: finishing the call in flight, then stopping.", err=True)
-
-    previous = signal.signal(signal.SIGINT, handle)
-    try:
-        yield interrupted
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _read_plan(path: Path) -> Plan:

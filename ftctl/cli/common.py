@@ -2,6 +2,8 @@
 provider, and turning ftctl's errors into messages and exit codes."""
 
 import os
+import signal
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -214,3 +216,26 @@ def _current_context() -> Any:
 
         return click.get_current_context(silent=True)
     return get_current_context(silent=True)
+
+
+@contextmanager
+def interrupts(announce: str | None = None) -> Iterator[threading.Event]:
+    """The first Ctrl-C sets the event (the command stops after the step in flight, saying
+    `announce`); a second one stops at once."""
+    interrupted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
+
+    def handle(signum: int, frame: object) -> None:
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        interrupted.set()
+        if announce:
+            typer.secho(announce, err=True)
+
+    previous = signal.signal(signal.SIGINT, handle)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)

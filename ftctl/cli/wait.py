@@ -2,11 +2,8 @@
 watching for `ftctl apply --wait`."""
 
 import os
-import signal
 import sys
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +16,7 @@ from ftctl.cli.common import (
     configuration_or_exit,
     duration,
     fail,
+    interrupts,
     open_provider,
     reported_errors,
 )
@@ -94,7 +92,7 @@ def watch_jobs(
     default a live table on a terminal, plain lines otherwise); the exit code."""
     recorder = LockedRecorder(store, operation="wait", held=lock_held)
     view = view or _view(no_color)
-    with _interrupts() as interrupted:
+    with interrupts() as interrupted:
         try:
             watch = Watch(
                 provider,
@@ -185,23 +183,3 @@ def _verdict(
         return 1
     say(f"All {len(progress)} jobs succeeded.", False)
     return 0
-
-
-@contextmanager
-def _interrupts() -> Iterator[threading.Event]:
-    """Ctrl-C ends the watch after the round in flight; a second one stops at once."""
-    interrupted = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield interrupted
-        return
-
-    def handle(signum: int, frame: object) -> None:
-        if interrupted.is_set():
-            raise KeyboardInterrupt
-        interrupted.set()
-
-    previous = signal.signal(signal.SIGINT, handle)
-    try:
-        yield interrupted
-    finally:
-        signal.signal(signal.SIGINT, previous)

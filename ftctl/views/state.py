@@ -8,6 +8,7 @@ from typing import Any
 
 from ftctl.plan import DEPOSED
 from ftctl.state.model import HistoryEntry, ResourceState, State
+from ftctl.views.values import hcl_key, render_value
 
 
 def status_table(state: State) -> str:
@@ -76,9 +77,9 @@ def describe(resource: ResourceState) -> str:
             lines.append("")
         if comment:
             lines.append(f"{_INDENT}{comment}")
-        width = max(len(_key(key)) for key in values)
+        width = max(len(hcl_key(key)) for key in values)
         for key in sorted(values):
-            lines.append(f"{_INDENT}{_key(key).ljust(width)} = {_value(values[key], 1)}")
+            lines.append(f"{_INDENT}{hcl_key(key).ljust(width)} = {_value(values[key], 1)}")
     lines.append("}")
     return "\n".join(lines)
 
@@ -88,30 +89,7 @@ _INDENT = "    "
 
 def _value(value: Any, depth: int) -> str:
     """An HCL-like value, nested one indent per level, as Terraform's state show does."""
-    pad = _INDENT * depth
-    if isinstance(value, Mapping):
-        if not value:
-            return "{}"
-        width = max(len(_key(key)) for key in value)
-        inner = [
-            f"{pad}{_INDENT}{_key(key).ljust(width)} = {_value(value[key], depth + 1)}"
-            for key in sorted(value)
-        ]
-        return "\n".join(["{", *inner, f"{pad}}}"])
-    if isinstance(value, list):
-        if not value:
-            return "[]"
-        items = [f"{pad}{_INDENT}{_value(item, depth + 1)}," for item in value]
-        return "\n".join(["[", *items, f"{pad}]"])
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _key(key: str) -> str:
-    return key if key.isidentifier() else json.dumps(key, ensure_ascii=False)
+    return render_value(value, indent=len(_INDENT) * depth, step=len(_INDENT))
 
 
 def history_table(entries: Sequence[HistoryEntry], restorable_since: int) -> str:
