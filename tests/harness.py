@@ -73,6 +73,19 @@ class Emulator:
     def arm(self, **rule: Any) -> dict[str, Any]:
         return self._ok(self.control.post("/_emulator/faults", json=rule))
 
+    def chaos(self, **settings: Any) -> dict[str, Any]:
+        """Starts seeded random faults (seed, rate, retry_after); with no settings, reports
+        what was injected so far."""
+        if settings:
+            return self._ok(self.control.post("/_emulator/chaos", json=settings))
+        return self._ok(self.control.get("/_emulator/chaos"))
+
+    def held(self, wait: float) -> list[dict[str, Any]]:
+        """Requests carried out whose answer an after_commit rule holds back now, waiting up to
+        `wait` seconds for the first."""
+        answer = self.control.get("/_emulator/held", params={"wait": wait})
+        return list(self._ok(answer)["data"])
+
     def armed(self) -> list[dict[str, Any]]:
         return list(self._ok(self.control.get("/_emulator/faults"))["data"])
 

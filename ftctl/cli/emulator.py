@@ -27,12 +27,21 @@ def serve(
     models: list[str] = typer.Option(
         [], "--models", help="Also accept these models for fine-tuning: NAME or ALIAS=SNAPSHOT."
     ),
+    fault_rate: float = typer.Option(
+        0.0,
+        min=0.0,
+        max=1.0,
+        help="Fail this share of API requests at random: 429, 500, 503, dropped connections, "
+        "or a 500 after the request was carried out.",
+    ),
+    fault_seed: int = typer.Option(0, help="Seed of --fault-rate's draws, for a repeatable run."),
 ) -> None:
     """Serve the emulated Files and Fine-tuning API on HOST:PORT under /v1."""
     if speed <= 0:
         raise typer.BadParameter("must be positive", param_hint="--speed")
     try:
         from ftctl.emulator.catalogue import Catalogue
+        from ftctl.emulator.faults import Chaos
         from ftctl.emulator.server import ServeOptions
         from ftctl.emulator.server import serve as run
         from ftctl.emulator.service import Settings
@@ -55,5 +64,6 @@ def serve(
             err=True,
         )
     settings = Settings(catalogue=catalogue)
-    options = ServeOptions(host, port, data, clock, speed, api_key, settings)
+    chaos = Chaos(seed=fault_seed, rate=fault_rate) if fault_rate > 0 else None
+    options = ServeOptions(host, port, data, clock, speed, api_key, settings, chaos)
     raise typer.Exit(run(options))

@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from ftctl.emulator.errors import ApiError, bad_request
-from ftctl.emulator.faults import DROP, FaultBook, FaultRule
+from ftctl.emulator.faults import DROP, Chaos, FaultBook, FaultRule
 from ftctl.emulator.service import Emulator, Page
 
 Scope = MutableMapping[str, Any]
@@ -44,8 +44,10 @@ _FAULT_ERRORS = {
 }
 
 
-def create_app(emulator: Emulator, api_key: str | None = None) -> "EmulatorFront":
-    faults = FaultBook()
+def create_app(
+    emulator: Emulator, api_key: str | None = None, chaos: Chaos | None = None
+) -> "EmulatorFront":
+    faults = FaultBook(chaos)
     request_log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
     api = _api_routes(emulator)
     control = _control_routes(emulator, faults, request_log)
@@ -125,8 +127,9 @@ class EmulatorFront:
                 held.append(message)
 
             await self._authorized(scope, receive, hold)
-            if not await _client_stays(receive, rule.delay_ms):
-                return CLIENT_GONE
+            with self.faults.holding(scope["method"], scope["path"]):
+                if not await _client_stays(receive, rule.delay_ms):
+                    return CLIENT_GONE
             if rule.status is None:
                 for message in held:
                     await send(message)
@@ -276,6 +279,20 @@ def _control_routes(
             faults.clear()
         return JSONResponse({"data": [rule.to_json() for rule in faults.armed()]})
 
+    async def held(request: Request) -> Response:
+        try:
+            wait = _finite_float(request.query_params.get("wait", "0"))
+        except ValueError:
+            raise bad_request("wait must be a number of seconds.", param="wait") from None
+        return JSONResponse({"data": await faults.held(min(max(wait, 0.0), 60.0))})
+
+    async def chaos(request: Request) -> Response:
+        if request.method == "POST":
+            faults.start_chaos(Chaos.from_json(await _json_body(request)))
+        elif request.method == "DELETE":
+            faults.stop_chaos()
+        return JSONResponse(faults.chaos_report())
+
     async def force_status(request: Request) -> Response:
         body = await _json_body(request)
         if not isinstance(body, dict):
@@ -291,6 +308,7 @@ def _control_routes(
     async def reset(request: Request) -> Response:
         emulator.reset()
         faults.clear()
+        faults.stop_chaos()
         request_log.clear()
         return JSONResponse({"now": emulator.now()})
 
@@ -299,6 +317,8 @@ def _control_routes(
         Route("/clock", clock, methods=["GET"]),
         Route("/clock/advance", advance, methods=["POST"]),
         Route("/faults", fault_rules, methods=["GET", "POST", "DELETE"]),
+        Route("/chaos", chaos, methods=["GET", "POST", "DELETE"]),
+        Route("/held", held, methods=["GET"]),
         Route("/jobs/{job_id}/status", force_status, methods=["POST"]),
         Route("/requests", logged_requests, methods=["GET", "DELETE"]),
         Route("/reset", reset, methods=["POST"]),

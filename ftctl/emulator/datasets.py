@@ -50,9 +50,12 @@ def inspect_dataset(content: bytes, example_format: ExampleFormat) -> DatasetFac
         if not line.strip():
             continue
         try:
-            example = json.loads(line)
+            example = json.loads(line, parse_constant=_refuse_constant)
         except json.JSONDecodeError as exc:
             return DatasetProblem(f"Invalid file format. Line {number}: invalid JSON ({exc.msg}).")
+        except ValueError as exc:
+            # NaN and Infinity (not JSON), or an integer too long for Python to read.
+            return DatasetProblem(f"Invalid file format. Line {number}: invalid JSON ({exc}).")
         try:
             _check_example(example, example_format)
         except _BadExample as exc:
@@ -65,6 +68,10 @@ def inspect_dataset(content: bytes, example_format: ExampleFormat) -> DatasetFac
             f"{MINIMUM_EXAMPLES} examples."
         )
     return DatasetFacts(examples=examples, tokens=tokens)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def count_tokens(value: Any, key: str | None = None) -> int:

@@ -14,6 +14,7 @@ import uvicorn
 
 from ftctl.emulator.app import create_app
 from ftctl.emulator.clock import Clock, ClockKind, ManualClock, RealClock
+from ftctl.emulator.faults import Chaos
 from ftctl.emulator.service import Emulator, Settings
 from ftctl.emulator.store import Store
 
@@ -27,6 +28,7 @@ class ServeOptions:
     speed: float = 1.0
     api_key: str | None = None
     settings: Settings = field(default_factory=Settings)
+    chaos: Chaos | None = None
 
 
 def build_emulator(options: ServeOptions) -> Emulator:
@@ -87,7 +89,7 @@ def serve(options: ServeOptions) -> int:
     port = sock.getsockname()[1]
     host = f"[{options.host}]" if family == socket.AF_INET6 else options.host
     config = uvicorn.Config(
-        create_app(emulator, options.api_key),
+        create_app(emulator, options.api_key, options.chaos),
         log_level="warning",
         date_header=False,  # the app sends the emulated clock's Date
         server_header=False,

@@ -2,7 +2,9 @@
 retry, delays and timeouts, dropped connections, and after_commit (the duplicate trap)."""
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
+import httpx2
 import openai
 import pytest
 from openai import OpenAI
@@ -232,3 +234,111 @@ def test_the_date_header_is_the_clock_when_the_answer_starts(emu: Emulator) -> N
 
     response = emu.control.post("/_emulator/clock/advance", json={"seconds": 5000})
     assert parsedate_to_datetime(response.headers["date"]).timestamp() == response.json()["now"]
+
+
+def statuses_of(emu: Emulator, count: int) -> list[int]:
+    raw = emu.raw()
+    statuses = []
+    for _ in range(count):
+        try:
+            statuses.append(raw.get("files").status_code)
+        except httpx2.TransportError:
+            statuses.append(0)
+    return statuses
+
+
+def test_chaos_fails_the_same_requests_for_the_same_seed(emu: Emulator) -> None:
+    emu.chaos(seed=11, rate=0.3)
+    first = statuses_of(emu, 60)
+    emu.chaos(seed=11, rate=0.3)
+    assert statuses_of(emu, 60) == first
+    emu.chaos(seed=12, rate=0.3)
+    assert statuses_of(emu, 60) != first
+    failed = [s for s in first if s != 200]
+    assert 8 <= len(failed) <= 30  # about 30% of 60
+    assert set(failed) <= {0, 429, 500, 503}
+
+
+def test_chaos_reports_what_it_injected_by_kind(emu: Emulator) -> None:
+    emu.chaos(seed=3, rate=1.0)
+    statuses = statuses_of(emu, 50)
+    injected = emu.chaos()["injected"]
+    assert sum(injected.values()) == 50 and all(injected.values())
+    assert statuses.count(0) == injected["drop"]
+    assert statuses.count(429) == injected["429"]
+    assert statuses.count(503) == injected["503"]
+    assert statuses.count(500) == injected["500"] + injected["after_commit_500"]
+    emu.control.delete("/_emulator/chaos")
+    assert statuses_of(emu, 5) == [200] * 5
+
+
+def test_chaos_after_commit_carries_the_create_out_before_failing(
+    client: OpenAI, emu: Emulator
+) -> None:
+    training_file = upload(client, chat_jsonl())
+    once = emu.client(max_retries=0)
+    emu.chaos(seed=0, rate=1.0)
+    outcomes = []
+    for _ in range(40):
+        try:
+            once.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=training_file)
+            outcomes.append("created")
+        except openai.APIError:
+            outcomes.append("failed")
+    committed_failures = emu.chaos()["injected"]["after_commit_500"]
+    emu.control.delete("/_emulator/chaos")
+    assert "created" not in outcomes and committed_failures > 0
+    assert job_count(client) == committed_failures
+
+
+def test_a_reset_stops_chaos(emu: Emulator) -> None:
+    emu.chaos(seed=1, rate=1.0)
+    emu.reset()
+    assert emu.chaos()["chaos"] is None
+    assert statuses_of(emu, 3) == [200] * 3
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"rate": 0.2},
+        {"seed": 1, "rate": 1.5},
+        {"seed": "x", "rate": 0.1},
+        {"seed": 1, "rate": 0.1, "kinds": []},
+    ],
+)
+def test_chaos_settings_are_checked(emu: Emulator, body: dict[str, object]) -> None:
+    answer = emu.control.post("/_emulator/chaos", json=body)
+    assert answer.status_code == 400
+    assert emu.chaos()["chaos"] is None
+
+
+def test_serve_fault_rate_starts_chaos_with_its_seed() -> None:
+    with served_process("--clock", "manual", "--fault-rate", "0.25", "--fault-seed", "5") as served:
+        assert served.emulator.chaos()["chaos"] == {"seed": 5, "rate": 0.25, "retry_after": 1.0}
+        statuses = statuses_of(served.emulator, 80)
+        failed = sum(status != 200 for status in statuses)
+        assert 5 <= failed <= 35
+        assert sum(served.emulator.chaos()["injected"].values()) == failed
+
+
+def test_held_names_a_carried_out_request_while_its_answer_is_held(
+    client: OpenAI, emu: Emulator
+) -> None:
+    training_file = upload(client, chat_jsonl())
+    assert emu.held(wait=0) == []
+    emu.arm(method="POST", path=JOBS, status=None, after_commit=True, delay_ms=1_000)
+    with ThreadPoolExecutor(1) as pool:
+        create = pool.submit(
+            client.fine_tuning.jobs.create, model="gpt-4o-mini", training_file=training_file
+        )
+        # The job exists while its answer is still on the way.
+        assert emu.held(wait=10) == [{"method": "POST", "path": JOBS}]
+        assert job_count(emu.client()) == 1
+        job = create.result(timeout=10)
+    assert emu.held(wait=0) == []
+    assert [j.id for j in client.fine_tuning.jobs.list()] == [job.id]
+
+
+def test_held_refuses_a_wait_that_is_not_a_number(emu: Emulator) -> None:
+    assert emu.control.get("/_emulator/held", params={"wait": "soon"}).status_code == 400

@@ -469,6 +469,23 @@ def test_bad_line_is_reported_by_its_number(bad_line: str, fragment: str, line_n
     assert fragment in problem.message
 
 
+@pytest.mark.parametrize(
+    "bad_line",
+    [
+        '{"messages": [], "weight": NaN}',
+        '{"messages": [], "weight": -Infinity}',
+        '{"messages": [], "weight": ' + "9" * 5000 + "}",
+    ],
+    ids=["NaN", "-Infinity", "5000-digit integer"],
+)
+def test_a_line_python_reads_but_json_forbids_is_a_problem_not_a_crash(bad_line: str) -> None:
+    lines = [json.dumps(_chat(i)) for i in range(12)]
+    lines[4] = bad_line
+    problem = inspect_dataset("\n".join(lines).encode(), ExampleFormat.CHAT)
+    assert isinstance(problem, DatasetProblem)
+    assert problem.message.startswith("Invalid file format. Line 5: invalid JSON")
+
+
 def test_blank_lines_are_skipped_without_shifting_line_numbers() -> None:
     good = [json.dumps(_chat(i)) for i in range(10)]
     padded = ["", good[0], "   ", *good[1:], "\t", ""]
