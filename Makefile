@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test lint demo clean
+.PHONY: install test lint demo reliability clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest
+
+# The whole reliability campaign (tests/reliability, every case), written up in
+# docs/reliability.md. `make test` runs one case of each kind.
+reliability: $(STAMP)
+	FTCTL_RELIABILITY_REPORT=docs/reliability.md $(BIN)/python -m pytest tests/reliability --campaign -q
 
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py

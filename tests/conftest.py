@@ -6,6 +6,23 @@ from openai import OpenAI
 from tests.harness import Emulator, ServedProcess, served_process
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--campaign",
+        action="store_true",
+        help="run every reliability case, not only the representative slice",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--campaign"):
+        return
+    # Deselected rather than skipped: hundreds of skip lines would bury the real ones.
+    slice_ = [item for item in items if item.get_closest_marker("reliability") is None]
+    config.hook.pytest_deselected(items=[item for item in items if item not in slice_])
+    items[:] = slice_
+
+
 @pytest.fixture(scope="session")
 def emulator_process() -> Iterator[ServedProcess]:
     """One `ftctl emulator serve --clock manual` for the whole session, on a free port."""

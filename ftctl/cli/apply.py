@@ -18,6 +18,7 @@ from ftctl.cli.common import (
     duration,
     fail,
     interrupts,
+    lock_taken_over,
     open_provider,
     read_state,
     reported_errors,
@@ -127,8 +128,10 @@ def _apply(
     with (
         open_provider(configuration) as provider,
         StateStore.open(path) as store,
-        store.lock("apply", timeout=duration(options["lock_timeout"])),
+        store.lock("apply", timeout=duration(options["lock_timeout"])) as acquired,
     ):
+        if (took_over := lock_taken_over(acquired)) is not None:
+            report.diagnostics([took_over], {})
         for note in recover_pending(store, provider, "apply"):
             report.note(note)
         if saved is not None:

@@ -16,7 +16,7 @@ from ftctl.diagnostics import Diagnostic, Diagnostics, DiagnosticsError, FtctlEr
 from ftctl.lang.config import Configuration
 from ftctl.lang.variables import VariableInput
 from ftctl.provider.base import Provider, ProviderError
-from ftctl.state.model import State, StateError
+from ftctl.state.model import AcquiredLock, State, StateError
 from ftctl.views import diagnostics as diagnostics_view
 
 
@@ -110,6 +110,18 @@ def read_state(path: Path) -> State:
 
     with StateStore.open(path) as store:
         return store.snapshot()
+
+
+def writable_or_exit(path: Path) -> None:
+    """Refuses, before any API call, a state that cannot be written. SQLite opens such a file
+    read-only without a word and fails at the first write, which for a command that reads the
+    API before it locks is after the reads. (access() sees read-only mounts, even for root.)"""
+    for target, what in ((path, "the file"), (path.parent, "its folder")):
+        if target.exists() and not os.access(target, os.W_OK):
+            fail(
+                f"Cannot write the state file {path}: {what} is read-only (permissions, or a "
+                "read-only mount). Run where the state can be written, or pass --state."
+            )
 
 
 def warn_missing(addresses: Iterable[str]) -> None:
@@ -239,3 +251,18 @@ def interrupts(announce: str | None = None) -> Iterator[threading.Event]:
         yield interrupted
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def lock_taken_over(acquired: AcquiredLock) -> Diagnostic | None:
+    """The warning owed when this run's lock replaced one whose process died on this host."""
+    dead = acquired.took_over
+    if dead is None:
+        return None
+    since = dead.created.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+    return Diagnostic(
+        Severity.WARNING,
+        f"Took over the state lock of {dead.operation} (pid {dead.pid} on {dead.host}, user "
+        f"{dead.who}) since {since}: that process is gone.",
+        "It may have stopped between an API call and its state write. ftctl looks up any "
+        "create it left unconfirmed before planning; check the plan, then apply as usual.",
+    )

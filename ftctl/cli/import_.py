@@ -13,8 +13,10 @@ from ftctl.cli.common import (
     configuration_or_exit,
     duration,
     fail,
+    lock_taken_over,
     open_provider,
     reported_errors,
+    show_diagnostics,
 )
 from ftctl.engine.desired import desired_resource, resource_of
 from ftctl.engine.importing import block_name, generated_block, reconcile
@@ -61,8 +63,10 @@ def import_command(
         reported_errors(),
         open_provider(configuration) as provider,
         StateStore.open(state_path(chdir, state, os.environ)) as store,
-        store.lock("import", timeout=duration(lock_timeout)),
+        store.lock("import", timeout=duration(lock_timeout)) as acquired,
     ):
+        if (took_over := lock_taken_over(acquired)) is not None:
+            show_diagnostics([took_over], {}, no_color)
         if address is not None and address.startswith(f"{openai_file.TYPE}."):
             _import_file(configuration, store, provider, address, job_id)
             return

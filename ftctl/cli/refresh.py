@@ -14,9 +14,12 @@ from ftctl.cli.common import (
     configuration_or_exit,
     duration,
     fail,
+    lock_taken_over,
     open_provider,
     reported_errors,
+    show_diagnostics,
     warn_missing,
+    writable_or_exit,
 )
 from ftctl.engine.run import finished_attributes, record_outputs, refresh, state_path
 from ftctl.views.state import status_table
@@ -41,6 +44,7 @@ def refresh_command(
     path = state_path(chdir, state, os.environ)
     if not path.exists():
         fail(f"No state at {path}: nothing to refresh. Run ftctl apply first.")
+    writable_or_exit(path)
     drift: list[str] = []
     with reported_errors():
         with StateStore.open(path) as store:
@@ -52,7 +56,12 @@ def refresh_command(
                 address: finished_attributes(job, provider)
                 for address, job in refreshed.observed.items()
             }
-        with StateStore.open(path) as store, store.lock("refresh", timeout=duration(lock_timeout)):
+        with (
+            StateStore.open(path) as store,
+            store.lock("refresh", timeout=duration(lock_timeout)) as acquired,
+        ):
+            if (took_over := lock_taken_over(acquired)) is not None:
+                show_diagnostics([took_over], {}, no_color)
             current = store.snapshot().resources
             for address, job in refreshed.observed.items():
                 resource = current.get(address)

@@ -392,24 +392,32 @@ class OutputWriter(Protocol):
 
 def recover_pending(store: StateWriter, provider: Provider, operation: str) -> list[str]:
     """Creates interrupted after their pending record was written (a crash, a timeout): find
-    each job by its token before anything could create it again (DESIGN 2.7)."""
+    each object before anything could create it again (DESIGN 2.7). A job carries its token;
+    an upload is found by its name and content, sent after the pending record was written."""
     notes = []
     for resource in store.snapshot().resources.values():
         if resource.pending_token is None:
             continue
-        job = provider.find_job_by_token(resource.pending_token)
-        if job is not None:
+        found: RemoteFile | RemoteJob | None
+        if resource.type == openai_file.TYPE:
+            written = resource.updated_at.timestamp() if resource.updated_at else 0
+            # The pending record is dated by this machine's clock, the upload by the API's:
+            # the window absorbs a skew between the two.
+            found = find_upload(provider, resource.applied, int(written) - UPLOAD_WINDOW)
+        else:
+            found = provider.find_job_by_token(resource.pending_token)
+        if found is not None:
             store.put(
                 replace(
                     resource,
-                    remote_id=job.id,
+                    remote_id=found.id,
                     pending_token=None,
-                    observed=job_attributes(job),
+                    observed=remote_attributes(found),
                 ),
                 operation=operation,
                 action="recover",
             )
-            notes.append(f"{resource.address}: found {job.id}, created by an interrupted run")
+            notes.append(f"{resource.address}: found {found.id}, created by an interrupted run")
         elif resource.remote_id is None:
             store.remove(resource.address, operation=operation, action="recover")
             notes.append(f"{resource.address}: an interrupted create never reached the API")
@@ -731,34 +739,10 @@ class Applier:
             )
 
     def _create(self, change: Change, desired: Desired) -> None:
+        """Creates the change's object with a pending record persisted first, so that a crash
+        or a lost answer is followed by a lookup, never by a second create (DESIGN 2.7)."""
         resource = self.configuration.resources[resource_of(change.address)]
         self.progress(change.address, "creating", "")
-        if resource.type == openai_file.TYPE:
-            path = self.configuration.directory / str(desired.arguments["file"])
-            before = self.provider.server_time()
-            try:
-                uploaded = self.provider.upload_file(path, str(desired.arguments["purpose"]))
-            except Ambiguous:
-                # The answer was lost: the file may have arrived. Adopt it, if its content is
-                # ours, rather than upload a second copy nobody tracks.
-                arrived = self._arrived(path, str(desired.arguments["sha256"]), before)
-                if arrived is None:
-                    raise
-                uploaded = arrived
-            self.store.put(
-                ResourceState(
-                    address=change.address,
-                    type=resource.type,
-                    remote_id=uploaded.id,
-                    applied=dict(desired.arguments),
-                    settings=dict(desired.settings),
-                    observed=file_attributes(uploaded),
-                ),
-                operation=self.operation,
-                action="create",
-            )
-            self.progress(change.address, "created", uploaded.id)
-            return
         token = uuid.uuid4().hex
         previous = self.store.get(change.address)
         pending = ResourceState(
@@ -770,16 +754,17 @@ class Applier:
             settings=dict(desired.settings),
             observed=dict(previous.observed) if previous else {},
             pending_token=token,
+            sensitive=tuple(desired.sensitive),
         )
-        # Persist first: if ftctl dies after the server created the job, the token finds it.
+        created: RemoteFile | RemoteJob
         self.store.put(pending, operation=self.operation, action="create-pending")
         try:
-            job = self.provider.create_job(dict(desired.arguments), token)
+            if resource.type == openai_file.TYPE:
+                created = self._upload(desired)
+            else:
+                created = self._create_job(desired, token)
         except Ambiguous:
-            found = self.provider.find_job_by_token(token)
-            if found is None:
-                raise  # the pending record stays: the next run looks the token up again
-            job = found
+            raise  # the pending record stays: the next run looks for the object again
         except ProviderError:
             # Refused for certain: nothing was created; the record goes back to what it was.
             if previous is None:
@@ -788,21 +773,42 @@ class Applier:
                 self.store.put(previous, operation=self.operation, action="create-failed")
             raise
         self.store.put(
-            replace(pending, remote_id=job.id, pending_token=None, observed=job_attributes(job)),
+            replace(
+                pending,
+                remote_id=created.id,
+                pending_token=None,
+                observed=remote_attributes(created),
+            ),
             operation=self.operation,
             action="create",
         )
-        self.progress(change.address, "created", job.id)
+        self.progress(change.address, "created", created.id)
 
-    def _arrived(self, path: Path, sha256: str, before: int | None) -> RemoteFile | None:
-        after = self.provider.server_time()  # the failed answer's Date, when there was one
-        since = before if before is not None else after - UPLOAD_WINDOW if after else None
-        if since is None:
-            return None
-        candidate = self.provider.find_file(path.name, path.stat().st_size, since)
-        if candidate is None or self.provider.get_file(candidate.id)[1] != sha256:
-            return None
-        return candidate
+    def _create_job(self, desired: Desired, token: str) -> RemoteJob:
+        try:
+            return self.provider.create_job(dict(desired.arguments), token)
+        except Ambiguous:
+            found = self.provider.find_job_by_token(token)
+            if found is None:
+                raise
+            return found
+
+    def _upload(self, desired: Desired) -> RemoteFile:
+        path = self.configuration.directory / str(desired.arguments["file"])
+        before = self.provider.server_time()
+        try:
+            return self.provider.upload_file(path, str(desired.arguments["purpose"]))
+        except Ambiguous:
+            # The answer was lost: the file may have arrived. Adopt it, if its content is
+            # ours, rather than upload a second copy nobody tracks.
+            after = self.provider.server_time()  # the failed answer's Date, when there was one
+            since = before if before is not None else after - UPLOAD_WINDOW if after else None
+            if since is None:
+                raise
+            arrived = find_upload(self.provider, desired.arguments, since)
+            if arrived is None:
+                raise
+            return arrived
 
     def _current_or_none(self, address: str) -> ResourceState | None:
         current = self.store.get(address)
@@ -921,6 +927,19 @@ def job_attributes(job: RemoteJob) -> dict[str, Any]:
         "error": dict(job.error) if job.error else None,
         "estimated_finish": job.estimated_finish,
     }
+
+
+def find_upload(provider: Provider, arguments: Mapping[str, Any], since: int) -> RemoteFile | None:
+    """The upload of this `openai_file`'s content made at or after `since`, if one arrived."""
+    name = Path(str(arguments["file"])).name
+    candidate = provider.find_file(name, None, since)
+    if candidate is None or provider.get_file(candidate.id)[1] != arguments["sha256"]:
+        return None
+    return candidate
+
+
+def remote_attributes(created: RemoteFile | RemoteJob) -> dict[str, Any]:
+    return file_attributes(created) if isinstance(created, RemoteFile) else job_attributes(created)
 
 
 def file_attributes(file: RemoteFile) -> dict[str, Any]:

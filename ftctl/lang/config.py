@@ -2,6 +2,7 @@
 the provider), checked as far as can be without values: block structure, references, and the
 dependency graph, whose cycles are errors."""
 
+import codecs
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -890,18 +891,17 @@ def check_data_file(
         ]
     problems: list[Diagnostic] = []
     more = 0
+    examples = 0
     with path.open("rb") as data:
         for number, raw in enumerate(data, start=1):
+            if number == 1:
+                raw = raw.removeprefix(codecs.BOM_UTF8)  # the API allows one, at the start only
             if not raw.strip():
                 continue
-            try:
-                parsed = json.loads(raw)
-            except ValueError as exc:
-                reason = f"is not valid JSON ({exc})"
-            else:
-                if isinstance(parsed, dict):
-                    continue
-                reason = "is JSON but not an object"
+            examples += 1
+            reason = _data_line_problem(raw)
+            if reason is None:
+                continue
             if len(problems) == SHOWN_DATA_PROBLEMS:
                 more += 1  # enough to show the pattern; the rest are counted
                 continue
@@ -912,6 +912,16 @@ def check_data_file(
                     SourceRange(str(relative), number, 1),
                 )
             )
+    if not examples:
+        # The upload would succeed, and the job fail in validation: refused before either.
+        return [
+            error(
+                "Data file is empty",
+                f"{address} uploads {relative}, which holds no examples: write one JSON "
+                "object per line (fine-tuning needs at least 10).",
+                where,
+            )
+        ]
     if more:
         problems.append(
             error(
@@ -921,3 +931,22 @@ def check_data_file(
             )
         )
     return problems
+
+
+def _data_line_problem(raw: bytes) -> str | None:
+    """What keeps one line of a JSONL file from being a JSON object, as the API reads it:
+    UTF-8 text (json.loads of bytes would also take UTF-16 and a BOM on any line) and strict
+    JSON (Python's json would take NaN and Infinity, which no other reader does)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"is not UTF-8 text (byte {exc.start + 1} of the line cannot be read)"
+    try:
+        parsed = json.loads(text, parse_constant=_not_json)
+    except ValueError as exc:
+        return f"is not valid JSON ({exc})"
+    return None if isinstance(parsed, dict) else "is JSON but not an object"
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value: write a number, or null")

@@ -6,6 +6,9 @@ one place where the SDK's models and exceptions become `provider.base` values an
 import email.utils
 import hashlib
 import logging
+import os
+import signal
+import sys
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -106,6 +109,7 @@ class OpenAIProvider:
         # loser's connections would never be closed).
         self._client_lock = threading.Lock()
         self._dates = _DateWatch()
+        self._crash_point = CrashPoint.from_environ(os.environ)
 
     @classmethod
     def from_settings(cls, provider_block: Mapping[str, Any], environ: Mapping[str, str]) -> Self:
@@ -160,13 +164,13 @@ class OpenAIProvider:
             )
             return _remote_file(uploaded, len(content))
 
-    def find_file(self, filename: str, size: int, since: int) -> RemoteFile | None:
+    def find_file(self, filename: str, size: int | None, since: int) -> RemoteFile | None:
         with self._translated(f"Looking for the upload of {filename}"):
             for file in self._api.files.list(purpose="fine-tune", order="desc", limit=100).data:
                 if file.created_at < since:
                     return None  # newest first: nothing older can be the upload in question
-                if file.filename == filename and file.bytes == size:
-                    return _remote_file(file, size)
+                if file.filename == filename and size in (None, file.bytes):
+                    return _remote_file(file, file.bytes)
         return None
 
     def delete_file(self, file_id: str) -> None:
@@ -337,10 +341,46 @@ class OpenAIProvider:
         calls that change something, whose ambiguous failures may have taken effect."""
         import openai
 
+        call = self._crash_point.reached("before", what)
         try:
             yield
         except openai.OpenAIError as exc:
             raise _translate(exc, what, acts=acts, secret=self.settings.api_key) from exc
+        self._crash_point.reached("after", what, call)
+
+
+class CrashPoint:
+    """A test-only hook for the reliability campaign: FTCTL_CRASH_AT=before:N (or after:N)
+    kills this process with SIGKILL just before its Nth API call is sent (or just after its
+    answer came, before the engine records it). Nothing else can stop a process there, and
+    every duplicate or lost job ftctl could make lives at one of these two points."""
+
+    def __init__(self, when: str | None = None, call: int = 0) -> None:
+        self._when = when
+        self._call = call
+        self._calls = 0
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> "CrashPoint":
+        when, _, call = environ.get("FTCTL_CRASH_AT", "").partition(":")
+        if when not in ("before", "after") or not call.isdigit():
+            return cls()
+        return cls(when, int(call))
+
+    def reached(self, when: str, what: str, call: int | None = None) -> int:
+        """Counts a call at "before" and returns its number; dies if this is the point."""
+        if self._when is None:
+            return 0
+        if call is None:
+            with self._lock:
+                self._calls += 1
+                call = self._calls
+        if (when, call) == (self._when, self._call):
+            sys.stderr.write(f"ftctl: crash point {when}:{call}: {what}\n")
+            sys.stderr.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return call
 
 
 if TYPE_CHECKING:

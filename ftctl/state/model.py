@@ -49,6 +49,10 @@ class ResourceState:
     # id is recorded. Found set at start-up, it means "look the job up before creating again"
     # (DESIGN §2.7).
     pending_token: str | None = None
+    # Names of the `applied` arguments derived from sensitive values, as the apply that sent
+    # them knew: every view shows "(sensitive value)" for them and for the observed attributes
+    # that mirror them. The values themselves stay in `applied`: they are the diff base.
+    sensitive: tuple[str, ...] = ()
     # Stamped by the store on each write; the value passed to `put` is ignored.
     updated_at: datetime | None = None
 
@@ -202,8 +206,8 @@ class StateLocked(StateError):
         if holder.host != local_host:
             # Same-host locks of dead processes are taken over; other hosts cannot be checked.
             message += (
-                f" If no ftctl is running on {holder.host}, remove the lock with its ID: "
-                f"{holder.id}."
+                f" If no ftctl is running on {holder.host}, remove the lock: "
+                f"ftctl force-unlock {holder.id}"
             )
         super().__init__(message)
         self.holder = holder

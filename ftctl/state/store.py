@@ -151,7 +151,19 @@ def _keep_revisions(db: Database) -> None:
         )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_create_version_1, _add_outputs, _keep_revisions)
+def _record_sensitive(db: Database) -> None:
+    """Version 4: which of a resource's arguments came from sensitive values, so that the
+    views can hide them. Records written before it name none: the next apply of a change
+    records them."""
+    db.execute("ALTER TABLE resources ADD COLUMN sensitive TEXT NOT NULL DEFAULT '[]'")
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _create_version_1,
+    _add_outputs,
+    _keep_revisions,
+    _record_sensitive,
+)
 FORMAT_VERSION = len(MIGRATIONS)
 
 _RESOURCE_COLUMNS = (
@@ -164,6 +176,7 @@ _RESOURCE_COLUMNS = (
     "tainted",
     "pending_token",
     "updated_at",
+    "sensitive",
 )
 _UPSERT_RESOURCE = (
     f"INSERT INTO resources ({', '.join(_RESOURCE_COLUMNS)}) "
@@ -437,12 +450,17 @@ class StateStore:
         _check_word("action", action)
         _check_word("address", resource.address)
         _check_word("type", resource.type)
+        names = _dump_names(resource.sensitive)
+        if list(resource.sensitive) != json.loads(names):
+            # Returned as the store keeps them (sorted, once each), so it equals what a read gets.
+            resource = replace(resource, sensitive=tuple(json.loads(names)))
         row: dict[str, Any] = {
             "address": resource.address,
             "type": resource.type,
             "remote_id": resource.remote_id,
             "tainted": int(resource.tainted),
             "pending_token": resource.pending_token,
+            "sensitive": names,
         }
         for name in ("applied", "settings", "observed"):
             document = getattr(resource, name)
@@ -579,7 +597,9 @@ class StateStore:
         """Refuses what is not ours, creates a blank file's state, migrates an old one."""
         with self._mutex:
             header = self._read_header()
-            if self._classify(header) is _Readiness.READY:
+            readiness = self._classify(header)
+            self._check_intact()
+            if readiness is _Readiness.READY:
                 return
             # Decide again under the write lock: another process may have just created or
             # migrated this file.
@@ -608,6 +628,23 @@ class StateStore:
         except sqlite3.DatabaseError as exc:
             raise NotFtctlState(str(self._path), f"SQLite cannot read it ({exc})") from exc
         return _Header(application_id=application_id, version=version, tables=tables)
+
+    def _check_intact(self) -> None:
+        """Refuses a damaged file before anything reads it: damage in a page that only a write
+        touches would otherwise surface after the API call that the write was to record."""
+        with self._translate("read"):
+            try:
+                found = [row[0] for row in self._db.execute("PRAGMA quick_check(3)")]
+            except sqlite3.OperationalError:
+                raise  # locked, or an I/O error: not damage, and _translate says so
+            except sqlite3.DatabaseError as exc:
+                found = [str(exc)]
+        if found != ["ok"]:
+            raise StateStorageError(
+                f"The state file {self._path} is damaged (SQLite finds: {'; '.join(found)}). "
+                "It was left untouched. Restore it from a backup, or move it aside and adopt "
+                "the jobs again with ftctl import."
+            )
 
     def _classify(self, header: _Header) -> _Readiness:
         if header.blank:
@@ -919,6 +956,7 @@ def _resource_from_row(row: Mapping[str, Any]) -> ResourceState:
         observed=json.loads(row["observed"]),
         tainted=bool(row["tainted"]),
         pending_token=row["pending_token"],
+        sensitive=tuple(json.loads(row["sensitive"])),
         updated_at=datetime.fromisoformat(row["updated_at"]),
     )
 
@@ -943,6 +981,9 @@ def _revision(row: Mapping[str, Any]) -> str:
         + json.dumps(row["pending_token"])
         + ',"updated_at":'
         + json.dumps(row["updated_at"])
+        # The version-3 migration makes revisions of rows from before this column.
+        + ',"sensitive":'
+        + row.get("sensitive", "[]")
         + "}"
     )
 
@@ -958,6 +999,8 @@ def _resource_from_revision(address: str, record: str) -> ResourceState:
         observed=fields["observed"],
         tainted=fields["tainted"],
         pending_token=fields["pending_token"],
+        # Revisions written before format 4 name no sensitive arguments.
+        sensitive=tuple(fields.get("sensitive", ())),
         updated_at=datetime.fromisoformat(fields["updated_at"]),
     )
 
@@ -973,6 +1016,7 @@ def _row_of(resource: ResourceState) -> dict[str, Any]:
         "observed": _dump(resource.observed),
         "tainted": int(resource.tainted),
         "pending_token": resource.pending_token,
+        "sensitive": _dump_names(resource.sensitive),
     }
 
 
@@ -1003,6 +1047,13 @@ def _dump(document: Mapping[str, Any]) -> str:
     # Sorted keys make equal documents equal text, which put() relies on to skip no-op writes.
     # ASCII escapes keep lone surrogates (legal in JSON strings) storable as UTF-8.
     return json.dumps(dict(document), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def _dump_names(names: Sequence[str]) -> str:
+    """Sorted and deduplicated, so the same names are the same text (see _dump)."""
+    if isinstance(names, str) or not all(isinstance(n, str) and n for n in names):
+        raise TypeError(f"sensitive must be a sequence of argument names, not {names!r}")
+    return json.dumps(sorted(set(names)), separators=(",", ":"))
 
 
 def _check_word(name: str, value: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any, TypeGuard
 from ftctl.provider.base import RemoteCheckpoint, RemoteEvent
 from ftctl.state.model import ResourceState
 from ftctl.views.chart import TRAIN_MARKER, VALIDATION_MARKER, loss_chart
-from ftctl.views.state import attributes, describe
+from ftctl.views.state import attributes, describe, sensitive_values
 
 # The metrics events' loss series, in the order the JSON document lists them. valid_loss is
 # measured on a batch at every reported step, full_valid_loss on the whole validation file at
@@ -88,6 +88,7 @@ def as_json(shown: Shown) -> str:
         "type": resource.type,
         "name": resource.address.split(".", 1)[1],
         "values": attributes(resource),
+        "sensitive_values": sensitive_values(resource),
         "refreshed": shown.refreshed,
         "refresh_error": shown.problem,
     }

@@ -10,6 +10,20 @@ from ftctl.plan import DEPOSED
 from ftctl.state.model import HistoryEntry, ResourceState, State
 from ftctl.views.values import hcl_key, render_value
 
+SENSITIVE_VALUE = "(sensitive value)"
+
+# The API's attributes that repeat an argument as the server resolved it (the dated snapshot
+# of `model`, the file name of `file`): hidden with the argument. `fine_tuned_model`, which
+# holds the suffix, stays shown: it is the name the model is used by (README says so).
+_MIRRORS = {"model": "model", "file": "filename"}
+
+
+class _Hidden:
+    """Stands in for a sensitive value in a rendered block."""
+
+
+_HIDDEN = _Hidden()
+
 
 def status_table(state: State) -> str:
     rows = [("ADDRESS", "ID", "STATUS", "FINE-TUNED MODEL")]
@@ -33,15 +47,31 @@ def status_table(state: State) -> str:
 
 def attributes(resource: ResourceState) -> dict[str, Any]:
     """What ftctl knows of a resource: its arguments as sent, its settings, then what the API
-    said of it (status, model, ...)."""
-    return {
+    said of it (status, model, ...). Sensitive ones are left out, as `sensitive_values` names
+    them (the shape of Terraform's JSON)."""
+    merged = {
         **dict(resource.applied),
         **{k: v for k, v in resource.settings.items() if v is not None},
         **dict(resource.observed),
+    }
+    hidden = sensitive_values(resource)
+    return {
+        **{k: v for k, v in merged.items() if k not in hidden},
         "id": resource.remote_id,
         "tainted": resource.tainted,
         "last_updated": resource.updated_at.isoformat() if resource.updated_at else None,
     }
+
+
+def sensitive_values(resource: ResourceState) -> dict[str, bool]:
+    """The attributes `attributes` leaves out for being sensitive, each marked true."""
+    names = {*resource.sensitive, *_mirrored(resource)}
+    present = {*resource.applied, *resource.observed}
+    return dict.fromkeys(sorted(names & present), True)
+
+
+def _mirrored(resource: ResourceState) -> set[str]:
+    return {_MIRRORS[name] for name in resource.sensitive if name in _MIRRORS}
 
 
 def describe(resource: ResourceState) -> str:
@@ -52,7 +82,9 @@ def describe(resource: ResourceState) -> str:
         " (deposed object)" if resource.address.endswith(DEPOSED) else ""
     )
     name = resource.address.removesuffix(DEPOSED).split("[", 1)[0].split(".", 1)[-1]
-    arguments = dict(resource.applied)
+    # The state keeps sensitive values (they are the diff base); no view prints them.
+    arguments = _hiding(resource.applied, set(resource.sensitive))
+    observed = _hiding(resource.observed, _mirrored(resource))
     record: dict[str, Any] = {
         "last_updated": resource.updated_at.isoformat() if resource.updated_at else None,
         "pending_token": resource.pending_token,
@@ -65,7 +97,7 @@ def describe(resource: ResourceState) -> str:
         ("# ftctl's own settings: they change with no API call", resource.settings),
         (
             "# As the API last reported it: for status, outputs and drift notes only",
-            {"observed": dict(resource.observed)} if resource.observed else {},
+            {"observed": observed} if observed else {},
         ),
         ("# ftctl's record", record),
     ]
@@ -87,8 +119,24 @@ def describe(resource: ResourceState) -> str:
 _INDENT = "    "
 
 
+def _hiding(values: Mapping[str, Any], names: set[str]) -> dict[str, Any]:
+    return {k: _HIDDEN if k in names else v for k, v in values.items()}
+
+
 def _value(value: Any, depth: int) -> str:
     """An HCL-like value, nested one indent per level, as Terraform's state show does."""
+    if value is _HIDDEN:
+        return SENSITIVE_VALUE
+    if isinstance(value, Mapping) and any(item is _HIDDEN for item in value.values()):
+        # render_value's own layout for a map, one level down by hand for the marker's sake.
+        pad = _INDENT * depth
+        width = max(len(hcl_key(key)) for key in value)
+        lines = ["{"]
+        for key in sorted(value):
+            shown = _value(value[key], depth + 1)
+            lines.append(f"{pad}{_INDENT}{hcl_key(key).ljust(width)} = {shown}")
+        lines.append(f"{pad}}}")
+        return "\n".join(lines)
     return render_value(value, indent=len(_INDENT) * depth, step=len(_INDENT))
 
 
@@ -142,6 +190,7 @@ def as_json(state: State) -> str:
                             "type": resource.type,
                             "name": address.split(".", 1)[1],
                             "values": attributes(resource),
+                            "sensitive_values": sensitive_values(resource),
                         }
                         for address, resource in sorted(state.resources.items())
                     ]

@@ -10,6 +10,7 @@ which has the same width, so the columns stay as printed; the test checks those 
 separately.
 """
 
+import json
 import os
 import re
 import subprocess
@@ -212,6 +213,60 @@ def test_show_of_a_resource_with_instances_names_them(path: Path) -> None:
         ftctl(path, "state", "show", f"{JOB}.sweep"),
         f'{JOB}.sweep matches 3 objects; show one of them: {JOB}.sweep["lr-1"], ',
     )
+
+
+# --------------------------------------------------------------------------------------------
+# sensitive arguments
+# --------------------------------------------------------------------------------------------
+
+# The records as an apply writes them from `model = var.base`, `suffix = var.run`,
+# `metadata = { team = var.team }` and `file = var.data`, all sensitive variables.
+SECRET_JOB = replace(SUPPORT, address=f"{JOB}.secret", sensitive=("metadata", "model", "suffix"))
+SECRET_FILE = replace(TRAIN, address="openai_file.secret", sensitive=("file",))
+
+
+@pytest.fixture
+def secret_path(tmp_path: Path) -> Path:
+    state = tmp_path / "secret.db"
+    with StateStore.open(state, clock=TickingClock()) as store, store.lock("apply"):
+        for record in (SECRET_JOB, SECRET_FILE):
+            store.put(record, operation="apply", action="create")
+    return state
+
+
+def test_state_show_hides_sensitive_arguments_and_the_attributes_that_mirror_them(
+    secret_path: Path,
+) -> None:
+    result = ftctl(secret_path, "state", "show", f"{JOB}.secret")
+    assert result.exit_code == 0, result.output
+    matches_golden("show_sensitive", result.stdout)
+    shown = result.stdout
+    assert "ml-42" not in shown and '"support"' not in shown
+    assert "    suffix        = (sensitive value)\n" in shown
+    assert "        model            = (sensitive value)\n" in shown  # the API's snapshot of it
+    # The model's name is what it is used by: shown, the suffix inside it too (README).
+    assert "ft:gpt-4o-mini-2024-07-18:acme:support-v1:abc123" in shown
+    file = ftctl(secret_path, "state", "show", "openai_file.secret").stdout
+    assert "data/train.jsonl" not in file and "train.jsonl" not in file
+    assert file.count("= (sensitive value)") == 2  # file, and the API's filename of it
+
+
+def test_show_json_leaves_sensitive_values_out_and_names_them(secret_path: Path) -> None:
+    shown = ftctl(secret_path, "show", "--json")
+    assert shown.exit_code == 0, shown.output
+    resources = {
+        r["address"]: r for r in json.loads(shown.stdout)["values"]["root_module"]["resources"]
+    }
+    job = resources[f"{JOB}.secret"]
+    assert job["sensitive_values"] == {"metadata": True, "model": True, "suffix": True}
+    assert not {"metadata", "model", "suffix"} & set(job["values"])
+    assert job["values"]["training_file"] == "file-abc123"  # the rest as before
+    assert resources["openai_file.secret"]["sensitive_values"] == {"file": True, "filename": True}
+    one = json.loads(ftctl(secret_path, "show", "openai_file.secret", "--json").stdout)
+    assert one["sensitive_values"] == {"file": True, "filename": True}
+    assert "train.jsonl" not in json.dumps(one["values"])
+    plain = json.loads(ftctl(secret_path, "show", "--json").stdout)
+    assert "ml-42" not in json.dumps(plain) and 'support-v1"' not in json.dumps(plain)
 
 
 # --------------------------------------------------------------------------------------------

@@ -183,8 +183,9 @@ def test_lock_from_another_host_is_never_taken_over(state_path: Path) -> None:
             store.lock("apply").__enter__()
         holder = refused.value.holder
         assert holder.host == "runner-7"
-        assert f"If no ftctl is running on runner-7, remove the lock with its ID: {holder.id}" in (
-            str(refused.value)
+        assert (
+            f"If no ftctl is running on runner-7, remove the lock: ftctl force-unlock {holder.id}"
+            in (str(refused.value))
         )
         assert store.force_unlock(holder.id) == holder
         with store.lock("apply") as held:

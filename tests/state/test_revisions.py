@@ -1,6 +1,7 @@
 """Revisions: every write keeps what it changed, so the state as of any serial can be rebuilt
 (`state_at`) and made current again (`restore`) as a new serial; who wrote each serial; the
-version-3 migration that brings them to older files."""
+version-3 migration that brings them to older files, and the version-4 one that adds which
+arguments are sensitive."""
 
 import json
 import sqlite3
@@ -63,7 +64,13 @@ def apply_operation(store: StateStore, operation: tuple[str, Any, Any]) -> None:
     current = store.snapshot()
     address = f"openai_fine_tuning_job.{first}"
     if kind == "put":
-        store.put(job(first, observed={"status": second}), operation="apply", action="create")
+        # Which arguments are sensitive is part of the record: restores bring it back too.
+        hidden = ("suffix",) if second == "failed" else ()
+        store.put(
+            job(first, observed={"status": second}, sensitive=hidden),
+            operation="apply",
+            action="create",
+        )
     elif kind == "remove" and address in current.resources:
         store.remove(address, operation="state-rm", action="forget")
     elif kind == "outputs":
@@ -97,7 +104,10 @@ def test_state_at_each_serial_is_the_state_that_write_left(
 
 
 def test_a_revision_is_compact_json_of_the_whole_record(store: StateStore) -> None:
-    record = job(observed={"status": "running", "note": "naïve \ud800", "loss": 1e-300})
+    record = job(
+        observed={"status": "running", "note": "naïve \ud800", "loss": 1e-300},
+        sensitive=("metadata", "suffix"),
+    )
     with store.lock("apply"):
         stored = store.put(record, operation="apply", action="create")
         store.remove(record.address, operation="state-rm", action="forget")
@@ -115,6 +125,7 @@ def test_a_revision_is_compact_json_of_the_whole_record(store: StateStore) -> No
         "tainted": False,
         "pending_token": None,
         "updated_at": stored.updated_at.isoformat() if stored.updated_at else None,
+        "sensitive": ["metadata", "suffix"],
     }
     assert store.state_at(1).resources == {record.address: stored}
 
@@ -319,9 +330,36 @@ def test_a_version_2_state_is_migrated_and_restorable_from_its_serial_on(tmp_pat
             store.restore(3)
         assert without_stamps(store.snapshot()) == without_stamps(migrated)
         assert store.snapshot().outputs == migrated.outputs
-    assert raw(path, "PRAGMA user_version") == [(FORMAT_VERSION,)] == [(3,)]
+    assert raw(path, "PRAGMA user_version") == [(FORMAT_VERSION,)] == [(4,)]
+    # Records and revisions from before format 4 name no sensitive arguments.
+    assert {r.sensitive for r in migrated.resources.values()} == {()}
 
 
 def test_a_new_state_is_restorable_from_serial_zero(store: StateStore) -> None:
     assert store.restorable_since() == 0
     assert contents(store.state_at(0)) == ({}, {})
+
+
+# --------------------------------------------------------------------------------------------
+# the version-4 migration
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_version_3_state_is_migrated_naming_no_sensitive_arguments(tmp_path: Path) -> None:
+    path = tmp_path / "ftctl.db"
+    make_version_2_state(path)
+    StateStore.open(path, migrations=MIGRATIONS[:3]).close()  # revisions begin at serial 3
+    assert raw(path, "PRAGMA user_version") == [(3,)]
+    with StateStore.open(path, clock=TickingClock()) as store:
+        migrated = store.snapshot()
+        assert migrated.serial == 3
+        assert {r.sensitive for r in migrated.resources.values()} == {()}
+        assert store.state_at(3) == migrated  # a format-3 revision reads as naming none
+        old = migrated.resources["openai_fine_tuning_job.old"]
+        with store.lock("apply"):
+            store.put(replace(old, sensitive=("suffix",)), operation="apply", action="create")
+            assert store.snapshot().serial == 4  # naming one is a change of its own
+            store.restore(3)
+        assert store.get(old.address) == replace(old, updated_at=store.get(old.address).updated_at)
+        assert store.state_at(4).resources[old.address].sensitive == ("suffix",)
+    assert raw(path, "SELECT sensitive FROM resources ORDER BY address") == [("[]",), ("[]",)]

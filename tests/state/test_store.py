@@ -134,6 +134,29 @@ def test_unchanged_put_writes_nothing(store: StateStore) -> None:
     assert len(store.history()) == 1
 
 
+def test_sensitive_argument_names_are_kept_and_a_change_of_them_alone_is_a_write(
+    store: StateStore,
+) -> None:
+    with store.lock("apply"):
+        plain = store.put(job(), operation="apply", action="create")
+        marked = store.put(
+            job(sensitive=("suffix", "metadata", "suffix")), operation="apply", action="create"
+        )
+        again = store.put(job(sensitive=("metadata", "suffix")), operation="apply", action="create")
+    assert plain.sensitive == ()
+    assert marked.sensitive == ("metadata", "suffix") == again.sensitive
+    assert store.get(marked.address) == marked == again
+    assert store.select(lambda _: True) == {marked.address: marked}
+    assert [entry.serial for entry in store.history()] == [1, 2]
+
+
+@pytest.mark.parametrize("names", ["suffix", ("",), (None,)])
+def test_put_refuses_sensitive_names_that_are_not_names(store: StateStore, names: Any) -> None:
+    with store.lock("apply"), pytest.raises(TypeError, match="argument names"):
+        store.put(job(sensitive=names), operation="apply", action="create")
+    assert store.snapshot().serial == 0
+
+
 def test_remove_bumps_serial_by_one_and_appends_history(store: StateStore) -> None:
     with store.lock("apply"):
         store.put(job(), operation="apply", action="create")
@@ -207,6 +230,8 @@ resources = st.builds(
     observed=documents,
     tainted=st.booleans(),
     pending_token=st.none() | st.uuids().map(str),
+    # In any order, repeats included: the store keeps them sorted, once each.
+    sensitive=st.lists(names, max_size=3).map(tuple),
 )
 
 
@@ -217,7 +242,11 @@ def test_snapshot_round_trips_every_field(resource: ResourceState) -> None:
         path = Path(folder) / "ftctl.db"
         with StateStore.open(path) as store, store.lock("apply"):
             stored = store.put(resource, operation="apply", action="create")
-            assert stored == replace(resource, updated_at=stored.updated_at)
+            assert stored == replace(
+                resource,
+                sensitive=tuple(sorted(set(resource.sensitive))),
+                updated_at=stored.updated_at,
+            )
             assert store.snapshot().resources == {resource.address: stored}
         with StateStore.open(path) as reopened:
             assert reopened.snapshot().resources == {resource.address: stored}
