@@ -153,6 +153,9 @@ class Reason(StrEnum):
     CANCELLED_OUT_OF_BAND = "cancelled_out_of_band"
     PAST_DEADLINE = "past_deadline"  # created_at + cancel_after_timeout <= the server's now
     SETTINGS_CHANGED = "settings_changed"  # only ftctl's own settings differ
+    # An argument's value is unchanged but now derives from a sensitive one: only the state's
+    # record of what to hide changes.
+    SENSITIVITY_CHANGED = "sensitivity_changed"
     EACH_KEY_REMOVED = "each_key_removed"  # the key left the resource's for_each
     COUNT_INDEX_REMOVED = "count_index_removed"  # the index is beyond the resource's count
     REPLACE_TRIGGERED = "replace_triggered"  # lifecycle.replace_triggered_by fired
@@ -178,6 +181,8 @@ class Reason(StrEnum):
                 return "cancel_because_past_deadline"
             case Reason.SETTINGS_CHANGED:
                 return "update_because_settings_changed"
+            case Reason.SENSITIVITY_CHANGED:
+                return "update_because_sensitivity_changed"
             case Reason.EACH_KEY_REMOVED:
                 return "delete_because_each_key"
             case Reason.COUNT_INDEX_REMOVED:

@@ -77,6 +77,9 @@ class Tracked:
     tainted: bool = False  # created, but a later step of its apply failed
     # Exported attributes as last observed, for rendering only; never diffed.
     observed: Mapping[str, Any] = field(default_factory=dict)
+    # Arguments recorded as derived from sensitive values: hidden in `before`, even once the
+    # configuration no longer marks them or no longer has the resource.
+    sensitive: tuple[str, ...] = ()
 
 
 _Item = TypeVar("_Item", Desired, Tracked)
@@ -224,7 +227,7 @@ def _plan_wanted(
     if replacing is not None:
         action = _replacement(kind, finished, bool(settings[CREATE_BEFORE_DESTROY]))
         after = _view(new_object, arguments, settings)
-        return _change(item, action, replacing, before, after, paths, salt=salt)
+        return _change(item, action, replacing, before, after, paths, salt=salt, old=old)
 
     staying = _old_extras(old)
     warnings: tuple[str, ...] = ()
@@ -243,19 +246,32 @@ def _plan_wanted(
         and old.created_at + timeout <= now
     ):
         after = _view({**staying, "status": "cancelled"}, arguments, settings)
-        return _change(item, Action.CANCEL, Reason.PAST_DEADLINE, before, after, salt=salt)
+        return _change(item, Action.CANCEL, Reason.PAST_DEADLINE, before, after, salt=salt, old=old)
 
     after = _view(staying, arguments, settings)
+    update: Reason | None = None
     if _differences(settings, _settings(old.settings)):
+        update = Reason.SETTINGS_CHANGED
+    elif set(item.sensitive) - set(old.sensitive):
+        update = Reason.SENSITIVITY_CHANGED
+    if update is not None:
         return _change(
-            item, Action.UPDATE, Reason.SETTINGS_CHANGED, before, after, (), warnings, salt=salt
+            item,
+            Action.UPDATE,
+            update,
+            before,
+            after,
+            (),
+            warnings,
+            salt=salt,
+            old=old,
         )
     reason = None
     if finished and old.status == "failed":
         reason = Reason.FAILED_OUT_OF_BAND
     elif finished and old.status == "cancelled":
         reason = Reason.CANCELLED_OUT_OF_BAND
-    return _change(item, Action.NO_OP, reason, before, after, (), warnings, salt=salt)
+    return _change(item, Action.NO_OP, reason, before, after, (), warnings, salt=salt, old=old)
 
 
 def _plan_removed(old: Tracked, declared: Collection[str] = ()) -> Change:
@@ -273,7 +289,7 @@ def _plan_removed(old: Tracked, declared: Collection[str] = ()) -> Change:
             action = Action.FORGET if finished else Action.CANCEL_THEN_FORGET
         case _:
             assert_never(kind)
-    return _change(old, action, reason, _old_view(old), None)
+    return _change(old, action, reason, _old_view(old), None, old=old)
 
 
 def _replacement(kind: _Kind, finished: bool, create_first: bool) -> Action:
@@ -298,15 +314,21 @@ def _change(
     replace_paths: tuple[Path, ...] = (),
     warnings: tuple[str, ...] = (),
     salt: str = "",
+    old: Tracked | None = None,
 ) -> Change:
     after_known, after_unknown = split_unknowns(after) if after is not None else (None, {})
-    hidden = item.sensitive if isinstance(item, Desired) else ()
+    # What was sensitive stays hidden: a value recorded as secret does not become showable
+    # because the configuration stopped marking it, or dropped the resource.
+    hidden = sorted(set(item.sensitive) | set(old.sensitive if old is not None else ()))
+    # A removal has no new value: its mark carries no digest.
     digests = {
-        name: sensitive_digest(after_known.get(name), salt) for name in hidden if after_known
+        name: "" if after_known is None else sensitive_digest(after_known.get(name), salt)
+        for name in hidden
     }
     if hidden:
         before = None if before is None else {k: v for k, v in before.items() if k not in hidden}
-        after_known = {k: v for k, v in (after_known or {}).items() if k not in hidden}
+        if after_known is not None:
+            after_known = {k: v for k, v in after_known.items() if k not in hidden}
     return Change(
         address=item.address,
         type=item.type,
@@ -502,6 +524,7 @@ def _plain_desired(item: Desired) -> Desired:
 def _plain_tracked(item: Tracked) -> Tracked:
     return dataclasses.replace(
         item,
+        sensitive=tuple(item.sensitive),
         applied=_plain(item.applied),
         settings=_plain(item.settings),
         observed=_plain(item.observed),

@@ -92,6 +92,7 @@ def tracked_resources(refreshed: Refreshed) -> list[Tracked]:
                 created_at=observed.get("created_at"),
                 tainted=resource.tainted,
                 observed=observed,
+                sensitive=resource.sensitive,
             )
         )
     return tracked
@@ -605,8 +606,10 @@ class Applier:
                 case Step.UPDATE:
                     current = self._current(change.address)
                     settings = dict(current.settings) | _settings(change)
+                    # Once recorded as sensitive, a name stays so until its object is replaced.
+                    hidden = tuple(sorted({*current.sensitive, *change.sensitive}))
                     self.store.put(
-                        replace(current, settings=settings),
+                        replace(current, settings=settings, sensitive=hidden),
                         operation=self.operation,
                         action="update",
                     )
@@ -853,6 +856,11 @@ def changed_since(plan: Plan, configuration: Configuration, refreshed: Refreshed
         if wanted is None:
             changed.append(change.address)
             continue
+        old = tracked.get(change.address)
+        if old is not None and old.sensitive:
+            # The plan hid what the state recorded as sensitive too: compare like with like.
+            hidden = tuple(sorted({*wanted.sensitive, *old.sensitive}))
+            wanted = replace(wanted, sensitive=hidden)
         # The new object as it would be planned now: arguments, settings and what is unknown.
         again = plan_change(wanted, None, now, salt=plan.sensitive_salt)
         reviewed = join_unknowns(change.after or {}, change.after_unknown)

@@ -36,6 +36,8 @@ _REASON_LINES = {
     Reason.PAST_DEADLINE: "because it is past its cancel_after_timeout deadline",
     Reason.EACH_KEY_REMOVED: "because its key is not in for_each",
     Reason.COUNT_INDEX_REMOVED: "because its index is not in count",
+    Reason.SENSITIVITY_CHANGED: "because a value it was applied with is now sensitive: "
+    "only the state's record changes",
 }
 
 

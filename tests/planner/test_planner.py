@@ -2,6 +2,7 @@
 then the plan value itself (before/after, unknowns, warnings, JSON) and the planner's purity."""
 
 import ast
+import dataclasses
 import json
 import sys
 from pathlib import Path as FsPath
@@ -1020,3 +1021,41 @@ def test_plan_module_imports_only_the_stdlib() -> None:
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]
             for name in names:
                 assert name is not None and name.split(".")[0] in sys.stdlib_module_names, name
+
+
+# --- values the state recorded as sensitive
+
+
+def test_a_value_recorded_as_sensitive_stays_hidden_once_the_configuration_shows_it() -> None:
+    secret = dataclasses.replace(have_job(), sensitive=("suffix",))
+    secret = dataclasses.replace(secret, applied={**secret.applied, "suffix": "s3cret"})
+    change = only(plan_of([want_job(args={**JOB_ARGS, "suffix": "public"})], [secret]))
+    assert change.action is A.CANCEL_THEN_CREATE
+    assert change.before is not None and "suffix" not in change.before
+    assert change.after is not None and "suffix" not in change.after
+    document = change.to_json()["change"]
+    assert document["before_sensitive"] == {"suffix": True}
+    assert "s3cret" not in json.dumps(change.to_json())
+
+
+def test_a_removed_resource_keeps_its_recorded_sensitive_values_out_of_the_plan() -> None:
+    secret = dataclasses.replace(have_job(), sensitive=("suffix",))
+    secret = dataclasses.replace(secret, applied={**secret.applied, "suffix": "s3cret"})
+    change = only(plan_of([], [secret]))
+    assert change.action is A.CANCEL_THEN_FORGET
+    assert "s3cret" not in json.dumps(change.to_json())
+    document = change.to_json()["change"]
+    assert document["before_sensitive"] == {"suffix": True}
+    assert document["after_sensitive"] is False
+    assert Plan.from_json(plan_of([], [secret]).to_json()).changes[0].sensitive == {"suffix": ""}
+
+
+def test_a_value_newly_derived_from_a_sensitive_one_is_an_in_place_update() -> None:
+    marked = dataclasses.replace(want_job(), sensitive=("suffix",))
+    change = only(plan_of([marked], [have_job()]))
+    assert (change.action, change.reason) == (A.UPDATE, R.SENSITIVITY_CHANGED)
+    assert change.to_json()["action_reason"] == "update_because_sensitivity_changed"
+    recorded = dataclasses.replace(have_job(), sensitive=("suffix",))
+    assert only(plan_of([marked], [recorded])).action is A.NO_OP
+    # No longer sensitive: nothing to record, the old value stays hidden (see above).
+    assert only(plan_of([want_job()], [recorded])).action is A.NO_OP

@@ -475,7 +475,7 @@ def test_reads_refusals_and_a_key_from_the_block_with_the_sdk_debug_log_never_pr
 
 
 # --------------------------------------------------------------------------------------------
-# known gaps: the state names the sensitive arguments, but these paths do not read it yet
+# the state names the sensitive arguments: plans and import read them too
 # --------------------------------------------------------------------------------------------
 
 
@@ -488,11 +488,6 @@ def applied_story(emu: Emulator, tmp_path: Path) -> Story:
     return story
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="planner: a change's `before` hides only what the configuration marks sensitive, "
-    "not the names the state records",
-)
 def test_a_value_no_longer_sensitive_in_the_configuration_keeps_its_old_value_hidden(
     keyed: Emulator, tmp_path: Path, campaign: Campaign
 ) -> None:
@@ -501,14 +496,44 @@ def test_a_value_no_longer_sensitive_in_the_configuration_keeps_its_old_value_hi
     main.write_text(main.read_text().replace("suffix        = var.run", 'suffix = "public"'))
     story.ok("plan (suffix no longer sensitive)", "plan", "--no-color")
     story.ok("plan --json (suffix no longer sensitive)", "plan", "--json")
-    check(campaign, story, "known gap, no longer sensitive")
+    check(campaign, story, "no longer sensitive")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="planner: the `before` of a resource removed from the configuration shows every "
-    "recorded argument, sensitive ones included",
-)
+def test_a_value_that_becomes_sensitive_is_recorded_so_by_an_in_place_update(
+    keyed: Emulator, tmp_path: Path, campaign: Campaign
+) -> None:
+    env: dict[str, str | None] = {"OPENAI_API_KEY": KEY, "TF_VAR_run": RUN, "TF_VAR_team": TEAM}
+    public = RESOURCES.replace("suffix        = var.run", f'suffix        = "{RUN}"')
+    story = new_story(keyed, tmp_path, VARIABLES + public, env)
+    story.ok("apply (suffix not yet sensitive)", "apply", "--auto-approve")
+    (story.project / "main.tf").write_text(VARIABLES + RESOURCES)
+    planned = story("plan (suffix now sensitive)", "plan", "--detailed-exitcode", "--no-color")
+    assert planned.exit_code == 2, planned.output
+    assert f"# {JOB} will be updated in-place" in planned.output
+    assert "now sensitive: only the state's record changes" in planned.output
+    story.ok("apply (suffix now sensitive)", "apply", "--auto-approve", "--no-color")
+    assert len(story.jobs()) == 1  # no API call: the job is the same
+    story.ok("state show (suffix now sensitive)", "state", "show", JOB)
+    assert story("plan (recorded)", "plan", "--detailed-exitcode").exit_code == 0
+    # The artefacts before the change showed the suffix: it was not sensitive then.
+    story.artefacts.pop("apply (suffix not yet sensitive)")
+    check(campaign, story, "value became sensitive")
+
+
+def test_a_saved_plan_that_hides_a_value_once_sensitive_still_applies(
+    keyed: Emulator, tmp_path: Path, campaign: Campaign
+) -> None:
+    story = applied_story(keyed, tmp_path)
+    main = story.project / "main.tf"
+    main.write_text(main.read_text().replace("suffix        = var.run", 'suffix = "public"'))
+    saved = story.project / "plan.json"
+    story.ok("plan --out (suffix no longer sensitive)", "plan", "--out", str(saved))
+    assert RUN not in saved.read_text()
+    story.ok("apply PLANFILE (suffix no longer sensitive)", "apply", str(saved), "--no-color")
+    assert sorted(str(j["user_provided_suffix"]) for j in story.jobs()) == sorted([RUN, "public"])
+    check(campaign, story, "saved plan, no longer sensitive")
+
+
 def test_a_resource_removed_from_the_configuration_is_planned_without_its_sensitive_values(
     keyed: Emulator, tmp_path: Path, campaign: Campaign
 ) -> None:
@@ -519,13 +544,9 @@ def test_a_resource_removed_from_the_configuration_is_planned_without_its_sensit
     story.ok("plan (removed)", "plan", "--no-color")
     story.ok("plan --json (removed)", "plan", "--json")
     story.ok("apply (removed)", "apply", "--auto-approve", "--no-color")
-    check(campaign, story, "known gap, removed from configuration")
+    check(campaign, story, "removed from configuration")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli/import_.py writes the imported record without the block's sensitive names",
-)
 def test_a_job_imported_into_a_block_with_sensitive_arguments_shows_them_hidden(
     keyed: Emulator, tmp_path: Path, campaign: Campaign
 ) -> None:
@@ -541,4 +562,4 @@ def test_a_job_imported_into_a_block_with_sensitive_arguments_shows_them_hidden(
     story.ok("plan (imported)", "plan", "--no-color")
     story.ok("state show ADDR (imported)", "state", "show", JOB)
     story.ok("show ADDR --json (imported)", "show", JOB, "--json")
-    check(campaign, story, "known gap, import into a block")
+    check(campaign, story, "import into a block")
