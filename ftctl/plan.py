@@ -6,7 +6,7 @@ Data only: the planner builds it, apply executes it, views render its JSON. Stdl
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum, StrEnum
@@ -284,6 +284,17 @@ class Change:
             warnings=tuple(own["warnings"]),
             sensitive=dict(own.get("sensitive_digests", {})),
         )
+
+
+# The API's attributes that repeat an argument as the server resolved it (the dated snapshot
+# of `model`, the name of `file`): hidden along with the argument. `fine_tuned_model`, which
+# holds the suffix, stays shown: it is the name the model is used by (README says so).
+MIRRORED_BY: Final = {"model": "model", "file": "filename"}
+
+
+def mirrors(sensitive: Iterable[str]) -> set[str]:
+    """The API's attributes that repeat these sensitive arguments."""
+    return {MIRRORED_BY[name] for name in sensitive if name in MIRRORED_BY}
 
 
 def sensitive_digest(value: Any, salt: str) -> str:

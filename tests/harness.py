@@ -80,11 +80,15 @@ class Emulator:
             return self._ok(self.control.post("/_emulator/chaos", json=settings))
         return self._ok(self.control.get("/_emulator/chaos"))
 
-    def held(self, wait: float) -> list[dict[str, Any]]:
+    def held(self, wait: float, count: int = 1) -> list[dict[str, Any]]:
         """Requests carried out whose answer an after_commit rule holds back now, waiting up to
-        `wait` seconds for the first."""
-        answer = self.control.get("/_emulator/held", params={"wait": wait})
+        `wait` seconds until there are `count`."""
+        answer = self.control.get("/_emulator/held", params={"wait": wait, "count": count})
         return list(self._ok(answer)["data"])
+
+    def release(self) -> int:
+        """Sends every held answer now."""
+        return int(self._ok(self.control.delete("/_emulator/held"))["released"])
 
     def armed(self) -> list[dict[str, Any]]:
         return list(self._ok(self.control.get("/_emulator/faults"))["data"])

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ftctl.cli.common import duration, fail, read_state, reported_errors
+from ftctl.cli.common import (
+    duration,
+    fail,
+    lock_taken_over,
+    read_state,
+    reported_errors,
+    show_diagnostics,
+)
 from ftctl.engine.run import state_path
 from ftctl.plan import DEPOSED
 from ftctl.state.model import NotLocked, State
@@ -322,7 +329,9 @@ def _matching_one(current: State, source: str) -> list[str]:
 def _locked(path: Path, operation: str, timeout: float) -> Iterator["StateStore"]:
     from ftctl.state.store import StateStore  # sqlite_utils costs ~0.1 s: only with a state
 
-    with StateStore.open(path) as store, store.lock(operation, timeout=timeout):
+    with StateStore.open(path) as store, store.lock(operation, timeout=timeout) as acquired:
+        if (took_over := lock_taken_over(acquired)) is not None:
+            show_diagnostics([took_over], {}, no_color=True)
         yield store
 
 

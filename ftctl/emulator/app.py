@@ -127,8 +127,8 @@ class EmulatorFront:
                 held.append(message)
 
             await self._authorized(scope, receive, hold)
-            with self.faults.holding(scope["method"], scope["path"]):
-                if not await _client_stays(receive, rule.delay_ms):
+            with self.faults.holding(scope["method"], scope["path"]) as released:
+                if not await _client_stays(receive, rule.delay_ms, released):
                     return CLIENT_GONE
             if rule.status is None:
                 for message in held:
@@ -280,11 +280,15 @@ def _control_routes(
         return JSONResponse({"data": [rule.to_json() for rule in faults.armed()]})
 
     async def held(request: Request) -> Response:
+        if request.method == "DELETE":
+            return JSONResponse({"released": faults.release()})
         try:
             wait = _finite_float(request.query_params.get("wait", "0"))
+            count = int(request.query_params.get("count", "1"))
         except ValueError:
-            raise bad_request("wait must be a number of seconds.", param="wait") from None
-        return JSONResponse({"data": await faults.held(min(max(wait, 0.0), 60.0))})
+            raise bad_request("wait and count must be numbers.", param="wait") from None
+        found = await faults.held(min(max(wait, 0.0), 60.0), max(count, 1))
+        return JSONResponse({"data": found})
 
     async def chaos(request: Request) -> Response:
         if request.method == "POST":
@@ -318,7 +322,7 @@ def _control_routes(
         Route("/clock/advance", advance, methods=["POST"]),
         Route("/faults", fault_rules, methods=["GET", "POST", "DELETE"]),
         Route("/chaos", chaos, methods=["GET", "POST", "DELETE"]),
-        Route("/held", held, methods=["GET"]),
+        Route("/held", held, methods=["GET", "DELETE"]),
         Route("/jobs/{job_id}/status", force_status, methods=["POST"]),
         Route("/requests", logged_requests, methods=["GET", "DELETE"]),
         Route("/reset", reset, methods=["POST"]),
@@ -468,16 +472,25 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _client_stays(receive: Receive, delay_ms: int) -> bool:
-    """Waits out a fault's delay; False if the client hung up meanwhile. Call it only once
-    the body has been read: from then on, the only thing receive() can bring is a disconnect."""
+async def _client_stays(
+    receive: Receive, delay_ms: int, released: asyncio.Event | None = None
+) -> bool:
+    """Waits out a fault's delay (or until `released`); False if the client hung up meanwhile.
+    Call it only once the body has been read: from then on, the only thing receive() can
+    bring is a disconnect."""
     if delay_ms <= 0:
         return True
     listener = asyncio.ensure_future(receive())
-    done, _ = await asyncio.wait({listener}, timeout=delay_ms / 1000)
+    waiting: set[asyncio.Future[Any]] = {listener}
+    if released is not None:
+        waiting.add(asyncio.ensure_future(released.wait()))
+    done, pending = await asyncio.wait(
+        waiting, timeout=delay_ms / 1000, return_when=asyncio.FIRST_COMPLETED
+    )
+    for task in pending:
+        task.cancel()
     if listener in done:
         return bool(listener.result()["type"] != "http.disconnect")
-    listener.cancel()
     return True
 
 

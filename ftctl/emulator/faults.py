@@ -124,7 +124,7 @@ class FaultBook:
             self.start_chaos(chaos)
         # Requests carried out whose answer an after_commit rule is holding back: a test kills
         # its client at exactly this point, so it must be able to wait for it.
-        self._held: list[dict[str, str]] = []
+        self._holdings: list[_Holding] = []
         self._held_changed = asyncio.Event()
 
     def arm(self, rule: FaultRule) -> None:
@@ -150,13 +150,23 @@ class FaultBook:
     def holding(self, method: str, path: str) -> "_Holding":
         return _Holding(self, {"method": method, "path": path})
 
-    async def held(self, wait: float) -> list[dict[str, str]]:
-        """The answers held back now; if none, waits up to `wait` seconds for one."""
-        if not self._held and wait > 0:
+    async def held(self, wait: float, count: int = 1) -> list[dict[str, str]]:
+        """The answers held back now; waits up to `wait` seconds until there are `count`."""
+        deadline = asyncio.get_running_loop().time() + wait
+        while len(self._holdings) < count:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                break
             self._held_changed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._held_changed.wait(), wait)
-        return list(self._held)
+                await asyncio.wait_for(self._held_changed.wait(), left)
+        return [holding.entry for holding in self._holdings]
+
+    def release(self) -> int:
+        """Sends every held answer now; returns how many there were."""
+        for holding in self._holdings:
+            holding.released.set()
+        return len(self._holdings)
 
     def start_chaos(self, chaos: Chaos) -> None:
         self._chaos = chaos
@@ -190,14 +200,16 @@ class FaultBook:
 class _Holding:
     def __init__(self, book: FaultBook, entry: dict[str, str]) -> None:
         self._book = book
-        self._entry = entry
+        self.entry = entry
+        self.released = asyncio.Event()  # set by FaultBook.release: answer now
 
-    def __enter__(self) -> None:
-        self._book._held.append(self._entry)
+    def __enter__(self) -> asyncio.Event:
+        self._book._holdings.append(self)
         self._book._held_changed.set()
+        return self.released
 
     def __exit__(self, *exc: object) -> None:
-        self._book._held.remove(self._entry)
+        self._book._holdings.remove(self)
 
 
 def _is_number(value: Any) -> bool:

@@ -8,7 +8,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field, replace
@@ -29,6 +29,7 @@ from ftctl.plan import (
     Step,
     has_unknowns,
     join_unknowns,
+    mirrors,
 )
 from ftctl.planner import FINISHED_STATUSES, Desired, Tracked, make_plan, plan_change
 from ftctl.provider.base import (
@@ -43,8 +44,8 @@ from ftctl.resources import file as openai_file
 from ftctl.resources import fine_tuning_job
 from ftctl.state.model import OutputState, ResourceState, State
 
-# With no earlier answer to date it, an ambiguous upload is looked for this far before the
-# failed answer (seconds): an upload completes well within it, and the content must match.
+# With no answer from the API yet to tell its time, a pending upload's lookup starts this far
+# before this machine's clock (seconds): room for a skew between the two clocks.
 UPLOAD_WINDOW = 300
 
 # Hooks report progress to a view: (address, event, detail).
@@ -125,13 +126,21 @@ def drift(refreshed: Refreshed) -> list[dict[str, Any]]:
         after = {**before, **job_attributes(job)}
         if before.get("status") == after.get("status"):
             continue
+        # The API's copies of arguments recorded as sensitive stay out, as in every view.
+        hidden = {*resource.sensitive, *mirrors(resource.sensitive)} & {*before, *after}
+        marks = dict.fromkeys(sorted(hidden), True)
         changes.append(
             {
                 "address": address,
                 "mode": "managed",
                 "type": resource.type,
                 "name": address.split(".", 1)[1],
-                "change": {"actions": ["update"], "before": before, "after": after},
+                "change": {
+                    "actions": ["update"],
+                    "before": {k: v for k, v in before.items() if k not in hidden},
+                    "after": {k: v for k, v in after.items() if k not in hidden},
+                    **({"before_sensitive": marks, "after_sensitive": marks} if marks else {}),
+                },
             }
         )
     return changes
@@ -393,21 +402,16 @@ class OutputWriter(Protocol):
 
 def recover_pending(store: StateWriter, provider: Provider, operation: str) -> list[str]:
     """Creates interrupted after their pending record was written (a crash, a timeout): find
-    each object before anything could create it again (DESIGN 2.7). A job carries its token;
-    an upload is found by its name and content, sent after the pending record was written."""
+    each object before anything could create it again (DESIGN 2.7)."""
     notes = []
-    for resource in store.snapshot().resources.values():
+    resources = store.snapshot().resources
+    tracked = {r.remote_id for r in resources.values() if r.remote_id}
+    for resource in resources.values():
         if resource.pending_token is None:
             continue
-        found: RemoteFile | RemoteJob | None
-        if resource.type == openai_file.TYPE:
-            written = resource.updated_at.timestamp() if resource.updated_at else 0
-            # The pending record is dated by this machine's clock, the upload by the API's:
-            # the window absorbs a skew between the two.
-            found = find_upload(provider, resource.applied, int(written) - UPLOAD_WINDOW)
-        else:
-            found = provider.find_job_by_token(resource.pending_token)
+        found = find_created(provider, resource, tracked)
         if found is not None:
+            tracked.add(found.id)  # two uploads of one content: each record gets its own
             store.put(
                 replace(
                     resource,
@@ -746,8 +750,9 @@ class Applier:
         or a lost answer is followed by a lookup, never by a second create (DESIGN 2.7)."""
         resource = self.configuration.resources[resource_of(change.address)]
         self.progress(change.address, "creating", "")
-        token = uuid.uuid4().hex
         previous = self.store.get(change.address)
+        uploading = resource.type == openai_file.TYPE
+        was_hidden = previous.sensitive if previous else ()
         pending = ResourceState(
             address=change.address,
             type=resource.type,
@@ -756,18 +761,22 @@ class Applier:
             applied=dict(desired.arguments),
             settings=dict(desired.settings),
             observed=dict(previous.observed) if previous else {},
-            pending_token=token,
-            sensitive=tuple(desired.sensitive),
+            pending_token=upload_token(self.provider) if uploading else uuid.uuid4().hex,
+            # Until the create is confirmed the record may still show the old object's
+            # attributes: hide what was hidden for either.
+            sensitive=tuple(sorted({*desired.sensitive, *was_hidden})),
         )
         created: RemoteFile | RemoteJob
         self.store.put(pending, operation=self.operation, action="create-pending")
         try:
-            if resource.type == openai_file.TYPE:
-                created = self._upload(desired)
+            if uploading:
+                path = self.configuration.directory / str(desired.arguments["file"])
+                created = self.provider.upload_file(path, str(desired.arguments["purpose"]))
             else:
-                created = self._create_job(desired, token)
-        except Ambiguous:
-            raise  # the pending record stays: the next run looks for the object again
+                assert pending.pending_token is not None
+                created = self.provider.create_job(dict(desired.arguments), pending.pending_token)
+        except Ambiguous as sent:
+            created = self._created_after_all(pending, sent)
         except ProviderError:
             # Refused for certain: nothing was created; the record goes back to what it was.
             if previous is None:
@@ -781,37 +790,24 @@ class Applier:
                 remote_id=created.id,
                 pending_token=None,
                 observed=remote_attributes(created),
+                sensitive=tuple(desired.sensitive),
             ),
             operation=self.operation,
             action="create",
         )
         self.progress(change.address, "created", created.id)
 
-    def _create_job(self, desired: Desired, token: str) -> RemoteJob:
+    def _created_after_all(self, pending: ResourceState, sent: Ambiguous) -> RemoteFile | RemoteJob:
+        """The object an ambiguous create made after all, or `sent` raised again. The pending
+        record stays in both failures: a lookup that fails is as ambiguous as the create."""
+        tracked = {r.remote_id for r in self.store.snapshot().resources.values() if r.remote_id}
         try:
-            return self.provider.create_job(dict(desired.arguments), token)
-        except Ambiguous:
-            found = self.provider.find_job_by_token(token)
-            if found is None:
-                raise
-            return found
-
-    def _upload(self, desired: Desired) -> RemoteFile:
-        path = self.configuration.directory / str(desired.arguments["file"])
-        before = self.provider.server_time()
-        try:
-            return self.provider.upload_file(path, str(desired.arguments["purpose"]))
-        except Ambiguous:
-            # The answer was lost: the file may have arrived. Adopt it, if its content is
-            # ours, rather than upload a second copy nobody tracks.
-            after = self.provider.server_time()  # the failed answer's Date, when there was one
-            since = before if before is not None else after - UPLOAD_WINDOW if after else None
-            if since is None:
-                raise
-            arrived = find_upload(self.provider, desired.arguments, since)
-            if arrived is None:
-                raise
-            return arrived
+            found = find_created(self.provider, pending, tracked)
+        except ProviderError as lookup:
+            raise Ambiguous(f"{sent} Looking for what it made failed too: {lookup}") from lookup
+        if found is None:
+            raise sent
+        return found
 
     def _current_or_none(self, address: str) -> ResourceState | None:
         current = self.store.get(address)
@@ -937,13 +933,34 @@ def job_attributes(job: RemoteJob) -> dict[str, Any]:
     }
 
 
-def find_upload(provider: Provider, arguments: Mapping[str, Any], since: int) -> RemoteFile | None:
-    """The upload of this `openai_file`'s content made at or after `since`, if one arrived."""
-    name = Path(str(arguments["file"])).name
-    candidate = provider.find_file(name, None, since)
-    if candidate is None or provider.get_file(candidate.id)[1] != arguments["sha256"]:
-        return None
-    return candidate
+def upload_token(provider: Provider) -> str:
+    """A pending upload's token: files carry no metadata, so it holds where a lookup starts
+    instead, the API's time before the upload (or this machine's, less a margin for skew)."""
+    now = provider.server_time()
+    since = now if now is not None else int(time.time()) - UPLOAD_WINDOW
+    return f"{uuid.uuid4().hex}@{since}"
+
+
+def find_created(
+    provider: Provider, pending: ResourceState, tracked: Collection[str]
+) -> RemoteFile | RemoteJob | None:
+    """What the create of a pending record made, if it reached the API: a job by the token it
+    carried; an upload by its name and content, made since the token's time and not already
+    tracked (an identical file of another resource, or the one being replaced)."""
+    token = pending.pending_token
+    assert token is not None
+    if pending.type != openai_file.TYPE:
+        return provider.find_job_by_token(token)
+    _, at, since = token.partition("@")
+    if not at or not since.lstrip("-").isdigit():
+        return None  # not a pending upload's token: nothing safe to search by
+    name = Path(str(pending.applied["file"])).name
+    for candidate in provider.find_files(name, int(since)):
+        if candidate.id not in tracked and (
+            provider.get_file(candidate.id)[1] == pending.applied["sha256"]
+        ):
+            return candidate
+    return None
 
 
 def remote_attributes(created: RemoteFile | RemoteJob) -> dict[str, Any]:

@@ -89,9 +89,9 @@ class Provider(Protocol):
 
     def delete_file(self, file_id: str) -> None: ...
 
-    def find_file(self, filename: str, size: int | None, since: int) -> RemoteFile | None:
-        """The newest fine-tune file of that name (and size, if given) uploaded at or after
-        `since`: after an ambiguous upload, the one that may have arrived."""
+    def find_files(self, filename: str, since: int) -> Sequence[RemoteFile]:
+        """The fine-tune files of that name uploaded at or after `since`, newest first: after
+        an ambiguous upload, the ones that may be it."""
         ...
 
     def get_file(self, file_id: str) -> tuple[RemoteFile, str]:

@@ -158,20 +158,22 @@ class OpenAIProvider:
             raise ProviderError(f"{what} failed: cannot read the file ({exc.strerror}).") from exc
         with self._translated(what, acts=True):
             # Sent once: a retry after a lost answer would leave a second, untracked upload.
-            # The engine looks the file up with find_file instead.
+            # The engine looks the file up with find_files instead.
             uploaded = self._api.with_options(max_retries=0).files.create(
                 file=(path.name, content), purpose=cast("FilePurpose", purpose)
             )
             return _remote_file(uploaded, len(content))
 
-    def find_file(self, filename: str, size: int | None, since: int) -> RemoteFile | None:
-        with self._translated(f"Looking for the upload of {filename}"):
-            for file in self._api.files.list(purpose="fine-tune", order="desc", limit=100).data:
+    def find_files(self, filename: str, since: int) -> Sequence[RemoteFile]:
+        found = []
+        with self._translated(f"Looking for uploads of {filename}"):
+            # Iterating the page fetches the next ones as needed.
+            for file in self._api.files.list(purpose="fine-tune", order="desc", limit=100):
                 if file.created_at < since:
-                    return None  # newest first: nothing older can be the upload in question
-                if file.filename == filename and size in (None, file.bytes):
-                    return _remote_file(file, file.bytes)
-        return None
+                    break  # newest first: nothing older can be the upload in question
+                if file.filename == filename:
+                    found.append(_remote_file(file, file.bytes))
+        return found
 
     def delete_file(self, file_id: str) -> None:
         with self._translated(f"Deleting file {file_id}", acts=True):

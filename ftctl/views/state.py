@@ -6,16 +6,11 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC
 from typing import Any
 
-from ftctl.plan import DEPOSED
+from ftctl.plan import DEPOSED, mirrors
 from ftctl.state.model import HistoryEntry, ResourceState, State
 from ftctl.views.values import hcl_key, render_value
 
 SENSITIVE_VALUE = "(sensitive value)"
-
-# The API's attributes that repeat an argument as the server resolved it (the dated snapshot
-# of `model`, the file name of `file`): hidden with the argument. `fine_tuned_model`, which
-# holds the suffix, stays shown: it is the name the model is used by (README says so).
-_MIRRORS = {"model": "model", "file": "filename"}
 
 
 class _Hidden:
@@ -71,7 +66,7 @@ def sensitive_values(resource: ResourceState) -> dict[str, bool]:
 
 
 def _mirrored(resource: ResourceState) -> set[str]:
-    return {_MIRRORS[name] for name in resource.sensitive if name in _MIRRORS}
+    return mirrors(resource.sensitive)
 
 
 def describe(resource: ResourceState) -> str:

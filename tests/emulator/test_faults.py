@@ -342,3 +342,24 @@ def test_held_names_a_carried_out_request_while_its_answer_is_held(
 
 def test_held_refuses_a_wait_that_is_not_a_number(emu: Emulator) -> None:
     assert emu.control.get("/_emulator/held", params={"wait": "soon"}).status_code == 400
+
+
+def test_held_waits_for_a_count_and_release_answers_them_at_once(
+    client: OpenAI, emu: Emulator
+) -> None:
+    training_file = upload(client, chat_jsonl())
+    emu.arm(method="POST", path=JOBS, status=None, after_commit=True, delay_ms=60_000, times=2)
+    with ThreadPoolExecutor(2) as pool:
+        creates = [
+            pool.submit(
+                client.fine_tuning.jobs.create, model="gpt-4o-mini", training_file=training_file
+            )
+            for _ in range(2)
+        ]
+        assert len(emu.held(wait=10, count=2)) == 2
+        started = time.monotonic()
+        assert emu.release() == 2
+        made = {future.result(timeout=10).id for future in creates}
+    assert time.monotonic() - started < 5  # released, not waited out
+    assert made == {j.id for j in client.fine_tuning.jobs.list()}
+    assert emu.held(wait=0) == [] and emu.release() == 0

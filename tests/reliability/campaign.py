@@ -112,7 +112,9 @@ class Campaign:
                     f"| {name.replace('_', ' ')} | {_number(value)} |"
                     for name, value in sorted(figures.items())
                 ]
-            if len(cases) <= CASES_LISTED:
+            if len(cases) > CASES_LISTED:
+                lines += ["", *_by_kind(cases)]
+            else:
                 lines += ["", "| case | outcome | figures |", "|---|---|---|"]
                 lines += [
                     f"| {c.name} | {c.outcome} | "
@@ -125,6 +127,22 @@ class Campaign:
 
     def write(self, path: Path, passed: bool) -> None:
         path.write_text(self.render(datetime.now(UTC), passed))
+
+
+def _by_kind(cases: list[Case]) -> list[str]:
+    """A large section's cases by kind (a name's part before the first `:`) and outcome."""
+    groups: dict[tuple[str, str], list[Case]] = defaultdict(list)
+    for case in cases:
+        groups[(case.name.split(":", 1)[0], case.outcome)].append(case)
+    names = sorted({name for group in groups.values() for c in group for name in c.figures})
+    lines = [
+        "| kind | outcome | cases | " + " | ".join(n.replace("_", " ") for n in names) + " |",
+        "|---|---|---|" + "---|" * len(names),
+    ]
+    for (kind, outcome), group in sorted(groups.items()):
+        sums = [_number(sum(c.figures.get(name, 0) for c in group)) for name in names]
+        lines.append(f"| {kind} | {outcome} | {len(group)} | " + " | ".join(sums) + " |")
+    return lines
 
 
 def _number(value: float) -> str:

@@ -17,11 +17,15 @@ def test_the_report_sums_each_promise_and_lists_small_sections_case_by_case() ->
     assert "| after:2 | FAILED | duplicates 2, lost jobs 1, kills 1 |" in report
 
 
-def test_a_section_with_many_cases_gives_totals_only() -> None:
+def test_a_section_with_many_cases_gives_totals_by_kind_and_outcome() -> None:
     campaign = Campaign()
     for index in range(100):
         campaign.record("bad-input", f"config:{index}", "diagnostic", api_requests=0)
+    for index in range(20):
+        campaign.record("bad-input", f"jsonl:{index}", "still-valid", api_requests=3)
     report = campaign.render(datetime(2026, 1, 1, tzinfo=UTC), passed=True)
-    assert "100 cases: 100 diagnostic." in report
+    assert "120 cases: 100 diagnostic, 20 still-valid." in report
     assert "config:7" not in report
+    assert "| config | diagnostic | 100 | 0 |" in report
+    assert "| jsonl | still-valid | 20 | 60 |" in report
     assert "every case passed" in report

@@ -2,7 +2,10 @@
 at once naming the holder or wait for it and then find nothing to do; a dead holder's lock on
 this host is taken over with a warning, another host's needs `force-unlock`."""
 
+import socket
 import sqlite3
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,17 +26,41 @@ def config() -> str:
 
 
 def run_together(project: Project, processes: int, *args: str) -> list[tuple[int, str, int]]:
-    """Starts `apply` `processes` times at once; (exit code, output, pid) of each."""
-    # The winner's creates are held 2 s each, so the others surely find the lock taken.
-    project.emu.arm(method="POST", path=JOBS, status=None, delay_ms=2_000, times=COUNT)
-    started = [
-        project.start("apply", "--auto-approve", "--no-color", *args) for _ in range(processes)
-    ]
-    finished = []
-    for process in started:
-        out, err = process.communicate(timeout=120)
-        finished.append((process.returncode, out + err, process.pid))
-    return finished
+    """Starts `apply` `processes` times at once; (exit code, output, pid) of each.
+
+    The winner's first create is held after the server made the job, so the winner holds the
+    lock until every other process has finished (failing at once) or is waiting for it."""
+    emu = project.emu
+    emu.arm(method="POST", path=JOBS, status=None, after_commit=True, delay_ms=120_000)
+    started = {
+        process.pid: process
+        for process in (
+            project.start("apply", "--auto-approve", "--no-color", *args) for _ in range(processes)
+        )
+    }
+    assert emu.held(wait=60), "no apply got as far as its first create"
+    winner = lock_holder(project.state_file)
+    outputs = {}
+    if "--lock-timeout" not in args:
+        for pid, process in started.items():
+            if pid != winner:
+                out, err = process.communicate(timeout=60)
+                outputs[pid] = (process.returncode, out + err)
+    emu.release()
+    for pid, process in started.items():
+        if pid not in outputs:
+            out, err = process.communicate(timeout=120)
+            outputs[pid] = (process.returncode, out + err)
+    return [(code, output, pid) for pid, (code, output) in outputs.items()]
+
+
+def lock_holder(state_file: Path) -> int:
+    connection = sqlite3.connect(state_file.absolute().as_uri() + "?mode=ro", uri=True)
+    try:
+        [(pid,)] = connection.execute("SELECT pid FROM lock").fetchall()
+    finally:
+        connection.close()
+    return int(pid)
 
 
 def expect_clean(project: Project, outputs: list[str]) -> int:
@@ -123,6 +150,35 @@ def test_a_lock_left_by_a_killed_apply_is_taken_over_with_a_warning(
     )
 
 
+def test_a_state_command_taking_over_a_dead_lock_warns_too(emu: Emulator, tmp_path: Path) -> None:
+    project = Project(tmp_path, emu)
+    project.configure(config())
+    assert project("apply", "--auto-approve").exit_code == 0
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    insert_lock(project.state_file, host=socket.gethostname(), pid=int(dead.stdout))
+    removed = project("state", "rm", "openai_fine_tuning_job.job_0")
+    assert removed.exit_code == 0, removed.output
+    assert f"Took over the state lock of apply (pid {dead.stdout.strip()} on" in removed.output
+
+
+def insert_lock(state_file: Path, host: str, pid: int) -> str:
+    lock_id = str(uuid.uuid4())
+    connection = sqlite3.connect(state_file)
+    with connection:
+        connection.execute(
+            "INSERT INTO lock (singleton, id, operation, who, pid, host, created)"
+            " VALUES (1, ?, ?, ?, ?, ?, ?)",
+            [lock_id, "apply", "ci", pid, host, datetime.now(UTC).isoformat()],
+        )
+    connection.close()
+    return lock_id
+
+
 def test_a_lock_from_another_host_needs_force_unlock(
     emu: Emulator, tmp_path: Path, campaign: Campaign
 ) -> None:
@@ -130,15 +186,7 @@ def test_a_lock_from_another_host_needs_force_unlock(
     project.configure(config())
     project.state_file.parent.mkdir()
     StateStore.open(project.state_file).close()  # an empty state, as another machine left it
-    lock_id = str(uuid.uuid4())
-    connection = sqlite3.connect(project.state_file)
-    with connection:
-        connection.execute(
-            "INSERT INTO lock (singleton, id, operation, who, pid, host, created)"
-            " VALUES (1, ?, ?, ?, ?, ?, ?)",
-            [lock_id, "apply", "ci", 1, "runner-7.example", datetime.now(UTC).isoformat()],
-        )
-    connection.close()
+    lock_id = insert_lock(project.state_file, host="runner-7.example", pid=1)
     refused = project("apply", "--auto-approve", "--no-color")
     assert refused.exit_code == 1
     assert "runner-7.example" in refused.output and lock_id in refused.output

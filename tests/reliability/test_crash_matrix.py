@@ -20,8 +20,10 @@ from tests.reliability.stories import (
     CRASH_FILES,
     CRASH_JOBS,
     CRASH_LIVE,
+    FILES,
     Project,
     audit,
+    job_block,
     kill,
 )
 
@@ -153,3 +155,70 @@ def test_an_upload_cut_off_by_a_crash_is_adopted_by_the_next_apply_not_sent_agai
     assert [
         r for r in story.emu.requests() if r["path"] == "/v1/files" and r["method"] == "POST"
     ] == []
+
+
+def test_a_failed_lookup_after_an_ambiguous_create_keeps_the_pending_record(
+    emu: Emulator, tmp_path: Path, campaign: Campaign
+) -> None:
+    """The create was carried out but its answer failed, and the lookup that should find it
+    is refused (a key that may create but not list): the next apply must find the job."""
+    project = Project(tmp_path, emu)
+    project.configure(FILES + job_block("a", "a"))
+    emu.arm(method="POST", path=JOBS, status=500, after_commit=True)
+    emu.arm(method="GET", path=JOBS, status=403)
+    failed = project("apply", "--auto-approve", "--no-color")
+    assert failed.exit_code == 1
+    assert "failed too" in failed.output and "403" in failed.output, failed.output
+    again = project("apply", "--auto-approve", "--no-color")
+    assert again.exit_code == 0, again.output
+    assert "found ftjob-" in again.output and "created by an interrupted run" in again.output
+    found = audit(
+        project, {"a": 1}, {"openai_fine_tuning_job.a": "a"}, {"openai_file.train": "train.jsonl"}
+    )
+    campaign.record(
+        "crash",
+        "regression: lookup refused",
+        "survived" if found.clean else "FAILED",
+        duplicates=found.duplicates,
+        lost_jobs=found.lost_jobs,
+        tracebacks=0,
+    )
+    assert found.clean, found
+
+
+def test_uploads_of_same_named_files_are_told_apart_when_recovered(
+    emu: Emulator, tmp_path: Path, campaign: Campaign
+) -> None:
+    project = Project(tmp_path / "project", emu)
+    for folder, lines in (("a", 10), ("b", 12)):
+        (tmp_path / folder).mkdir()
+        data = (project.root / "data" / "train.jsonl").read_text().splitlines()
+        (tmp_path / folder / "train.jsonl").write_text("\n".join((data * 2)[:lines]) + "\n")
+    project.configure(
+        "".join(
+            f'resource "openai_file" "{folder}" {{\n  file = "../{folder}/train.jsonl"\n}}\n'
+            for folder in ("a", "b")
+        )
+    )
+    emu.arm(
+        method="POST", path="/v1/files", status=None, after_commit=True, delay_ms=60_000, times=2
+    )
+    process = project.start("apply", "--auto-approve")
+    assert len(emu.held(wait=30, count=2)) == 2
+    kill(process)
+    emu.control.delete("/_emulator/faults")
+    again = project("apply", "--auto-approve", "--no-color")
+    assert again.exit_code == 0, again.output
+    assert again.output.count("created by an interrupted run") == 2, again.output
+    assert project("plan", "--detailed-exitcode").exit_code == 0
+    found = audit(project, {}, {}, {"openai_file.a": "train.jsonl", "openai_file.b": "train.jsonl"})
+    campaign.record(
+        "crash",
+        "regression: same-named uploads",
+        "survived" if found.clean else "FAILED",
+        kills=1,
+        duplicates=found.duplicates,
+        lost_jobs=found.lost_jobs,
+        tracebacks=0,
+    )
+    assert found.clean, found

@@ -520,6 +520,28 @@ def test_a_value_that_becomes_sensitive_is_recorded_so_by_an_in_place_update(
     check(campaign, story, "value became sensitive")
 
 
+def test_drift_in_plan_json_hides_the_api_copy_of_a_sensitive_model(
+    keyed: Emulator, tmp_path: Path, campaign: Campaign
+) -> None:
+    base = 'variable "base" {\n  type      = string\n  sensitive = true\n}\n'
+    config = VARIABLES + base + RESOURCES.replace('"gpt-4o-mini"', "var.base")
+    env: dict[str, str | None] = {
+        "OPENAI_API_KEY": KEY,
+        "TF_VAR_run": RUN,
+        "TF_VAR_team": TEAM,
+        "TF_VAR_base": "gpt-4o-mini",
+    }
+    story = new_story(keyed, tmp_path, config, env)
+    story.ok("apply (sensitive model)", "apply", "--auto-approve", "--no-color")
+    (job,) = story.jobs()
+    keyed.force_status(str(job["id"]), "running")
+    planned = story.ok("plan --json (drift of a sensitive model)", "plan", "--json")
+    drift = json.loads(planned.stdout)["resource_drift"]
+    assert [d["address"] for d in drift] == [JOB]  # the status moved: there is drift to show
+    assert drift[0]["change"]["after_sensitive"] == {"model": True}
+    check(campaign, story, "drift", forbidden=(*KEYS, *VALUES, "gpt-4o-mini"))
+
+
 def test_a_saved_plan_that_hides_a_value_once_sensitive_still_applies(
     keyed: Emulator, tmp_path: Path, campaign: Campaign
 ) -> None:
