@@ -22,7 +22,7 @@ from ftctl.cli.common import (
     writable_or_exit,
 )
 from ftctl.engine.run import finished_attributes, record_outputs, refresh, state_path
-from ftctl.views.state import status_table
+from ftctl.views.state import sensitive_values, status_table
 
 
 def refresh_command(
@@ -84,7 +84,12 @@ def refresh_command(
                 {
                     "changed": drift,
                     "missing": list(refreshed.missing),
-                    "resources": {a: dict(r.observed) for a, r in after.resources.items()},
+                    "resources": {
+                        address: {
+                            k: v for k, v in r.observed.items() if k not in sensitive_values(r)
+                        }
+                        for address, r in after.resources.items()
+                    },
                 },
                 indent=2,
             )

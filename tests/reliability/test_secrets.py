@@ -520,7 +520,7 @@ def test_a_value_that_becomes_sensitive_is_recorded_so_by_an_in_place_update(
     check(campaign, story, "value became sensitive")
 
 
-def test_drift_in_plan_json_hides_the_api_copy_of_a_sensitive_model(
+def test_drift_and_refresh_json_hide_the_api_copy_of_a_sensitive_model(
     keyed: Emulator, tmp_path: Path, campaign: Campaign
 ) -> None:
     base = 'variable "base" {\n  type      = string\n  sensitive = true\n}\n'
@@ -539,6 +539,8 @@ def test_drift_in_plan_json_hides_the_api_copy_of_a_sensitive_model(
     drift = json.loads(planned.stdout)["resource_drift"]
     assert [d["address"] for d in drift] == [JOB]  # the status moved: there is drift to show
     assert drift[0]["change"]["after_sensitive"] == {"model": True}
+    refreshed = story.ok("refresh --json (sensitive model)", "refresh", "--json")
+    assert json.loads(refreshed.stdout)["resources"][JOB]["status"] == "running"
     check(campaign, story, "drift", forbidden=(*KEYS, *VALUES, "gpt-4o-mini"))
 
 
