@@ -26,7 +26,9 @@ SECTIONS = {
     "faults": "Seeded runs in which 20% of all API answers are 429 (half with Retry-After), "
     "500, 503, dropped connections, or 500s sent after the server carried the request out. "
     "A user's recourse is to run `apply` again, and each run resumes where the last stopped: "
-    "the campaign reruns it until it exits 0, at most 6 times, then checks the server.",
+    "the campaign reruns it until it exits 0, at most 6 times, then checks the server. The "
+    "seed fixes the draws, but apply sends requests in parallel, so which request meets which "
+    "draw, and the figures, vary a little from run to run.",
     "concurrency": "Several `apply` processes started together on one state, and locks left "
     "by dead processes or other hosts.",
     "bad-input": "Hypothesis mutations of the example configurations, of JSONL data files and "
