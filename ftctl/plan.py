@@ -292,9 +292,11 @@ class Change:
 MIRRORED_BY: Final = {"model": "model", "file": "filename"}
 
 
-def mirrors(sensitive: Iterable[str]) -> set[str]:
-    """The API's attributes that repeat these sensitive arguments."""
-    return {MIRRORED_BY[name] for name in sensitive if name in MIRRORED_BY}
+def hidden_names(sensitive: Iterable[str]) -> set[str]:
+    """These sensitive arguments and the API's attributes that repeat them: what no view of a
+    resource may show."""
+    names = set(sensitive)
+    return names | {MIRRORED_BY[name] for name in names if name in MIRRORED_BY}
 
 
 def sensitive_digest(value: Any, salt: str) -> str:

@@ -22,7 +22,7 @@ from ftctl.plan import (
     Plan,
     Reason,
     has_unknowns,
-    mirrors,
+    hidden_names,
     sensitive_digest,
     split_unknowns,
 )
@@ -321,15 +321,14 @@ def _change(
     # What was sensitive stays hidden: a value recorded as secret does not become showable
     # because the configuration stopped marking it, or dropped the resource.
     hidden = sorted(set(item.sensitive) | set(old.sensitive if old is not None else ()))
-    # The API's copies of a hidden argument in `before` (the old object's attributes).
-    copies = mirrors(hidden) - set(hidden)
     # A removal has no new value: its mark carries no digest.
     digests = {
         name: "" if after_known is None else sensitive_digest(after_known.get(name), salt)
         for name in hidden
     }
     if hidden:
-        gone = {*hidden, *copies}
+        # `before` holds the old object's attributes too: the API's copies of hidden arguments.
+        gone = hidden_names(hidden)
         before = None if before is None else {k: v for k, v in before.items() if k not in gone}
         if after_known is not None:
             after_known = {k: v for k, v in after_known.items() if k not in hidden}

@@ -5,6 +5,7 @@ import json
 import os
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -22,6 +23,7 @@ from ftctl.cli.common import (
     writable_or_exit,
 )
 from ftctl.engine.run import finished_attributes, record_outputs, refresh, state_path
+from ftctl.state.model import ResourceState
 from ftctl.views.state import sensitive_values, status_table
 
 
@@ -85,10 +87,7 @@ def refresh_command(
                     "changed": drift,
                     "missing": list(refreshed.missing),
                     "resources": {
-                        address: {
-                            k: v for k, v in r.observed.items() if k not in sensitive_values(r)
-                        }
-                        for address, r in after.resources.items()
+                        address: _shown_observed(r) for address, r in after.resources.items()
                     },
                 },
                 indent=2,
@@ -98,3 +97,9 @@ def refresh_command(
     for line in drift:
         typer.echo(f"Changed outside ftctl: {line}")
     typer.echo(status_table(after))
+
+
+def _shown_observed(resource: ResourceState) -> dict[str, Any]:
+    """What the API said of a resource, its copies of sensitive arguments left out."""
+    hidden = sensitive_values(resource)
+    return {k: v for k, v in resource.observed.items() if k not in hidden}

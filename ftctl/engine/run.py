@@ -28,8 +28,8 @@ from ftctl.plan import (
     Reason,
     Step,
     has_unknowns,
+    hidden_names,
     join_unknowns,
-    mirrors,
 )
 from ftctl.planner import FINISHED_STATUSES, Desired, Tracked, make_plan, plan_change
 from ftctl.provider.base import (
@@ -127,7 +127,7 @@ def drift(refreshed: Refreshed) -> list[dict[str, Any]]:
         if before.get("status") == after.get("status"):
             continue
         # The API's copies of arguments recorded as sensitive stay out, as in every view.
-        hidden = {*resource.sensitive, *mirrors(resource.sensitive)} & {*before, *after}
+        hidden = hidden_names(resource.sensitive) & {*before, *after}
         marks = dict.fromkeys(sorted(hidden), True)
         changes.append(
             {
@@ -404,9 +404,9 @@ def recover_pending(store: StateWriter, provider: Provider, operation: str) -> l
     """Creates interrupted after their pending record was written (a crash, a timeout): find
     each object before anything could create it again (DESIGN 2.7)."""
     notes = []
-    resources = store.snapshot().resources
-    tracked = {r.remote_id for r in resources.values() if r.remote_id}
-    for resource in resources.values():
+    state = store.snapshot()
+    tracked = remote_ids(state)
+    for resource in state.resources.values():
         if resource.pending_token is None:
             continue
         found = find_created(provider, resource, tracked)
@@ -610,10 +610,10 @@ class Applier:
                 case Step.UPDATE:
                     current = self._current(change.address)
                     settings = dict(current.settings) | _settings(change)
-                    # Once recorded as sensitive, a name stays so until its object is replaced.
-                    hidden = tuple(sorted({*current.sensitive, *change.sensitive}))
+                    # The change hides what was recorded as sensitive and what is now: a name
+                    # stays sensitive until its object is replaced.
                     self.store.put(
-                        replace(current, settings=settings, sensitive=hidden),
+                        replace(current, settings=settings, sensitive=tuple(change.sensitive)),
                         operation=self.operation,
                         action="update",
                     )
@@ -752,6 +752,7 @@ class Applier:
         self.progress(change.address, "creating", "")
         previous = self.store.get(change.address)
         uploading = resource.type == openai_file.TYPE
+        token = upload_token(self.provider) if uploading else uuid.uuid4().hex
         was_hidden = previous.sensitive if previous else ()
         pending = ResourceState(
             address=change.address,
@@ -761,7 +762,7 @@ class Applier:
             applied=dict(desired.arguments),
             settings=dict(desired.settings),
             observed=dict(previous.observed) if previous else {},
-            pending_token=upload_token(self.provider) if uploading else uuid.uuid4().hex,
+            pending_token=token,
             # Until the create is confirmed the record may still show the old object's
             # attributes: hide what was hidden for either.
             sensitive=tuple(sorted({*desired.sensitive, *was_hidden})),
@@ -773,8 +774,7 @@ class Applier:
                 path = self.configuration.directory / str(desired.arguments["file"])
                 created = self.provider.upload_file(path, str(desired.arguments["purpose"]))
             else:
-                assert pending.pending_token is not None
-                created = self.provider.create_job(dict(desired.arguments), pending.pending_token)
+                created = self.provider.create_job(dict(desired.arguments), token)
         except Ambiguous as sent:
             created = self._created_after_all(pending, sent)
         except ProviderError:
@@ -800,9 +800,8 @@ class Applier:
     def _created_after_all(self, pending: ResourceState, sent: Ambiguous) -> RemoteFile | RemoteJob:
         """The object an ambiguous create made after all, or `sent` raised again. The pending
         record stays in both failures: a lookup that fails is as ambiguous as the create."""
-        tracked = {r.remote_id for r in self.store.snapshot().resources.values() if r.remote_id}
         try:
-            found = find_created(self.provider, pending, tracked)
+            found = find_created(self.provider, pending, remote_ids(self.store.snapshot()))
         except ProviderError as lookup:
             raise Ambiguous(f"{sent} Looking for what it made failed too: {lookup}") from lookup
         if found is None:
@@ -961,6 +960,11 @@ def find_created(
         ):
             return candidate
     return None
+
+
+def remote_ids(state: State) -> set[str]:
+    """The API objects a state tracks, by id."""
+    return {r.remote_id for r in state.resources.values() if r.remote_id}
 
 
 def remote_attributes(created: RemoteFile | RemoteJob) -> dict[str, Any]:

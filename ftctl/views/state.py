@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC
 from typing import Any
 
-from ftctl.plan import DEPOSED, mirrors
+from ftctl.plan import DEPOSED, hidden_names
 from ftctl.state.model import HistoryEntry, ResourceState, State
 from ftctl.views.values import hcl_key, render_value
 
@@ -60,13 +60,9 @@ def attributes(resource: ResourceState) -> dict[str, Any]:
 
 def sensitive_values(resource: ResourceState) -> dict[str, bool]:
     """The attributes `attributes` leaves out for being sensitive, each marked true."""
-    names = {*resource.sensitive, *_mirrored(resource)}
+    names = hidden_names(resource.sensitive)
     present = {*resource.applied, *resource.observed}
     return dict.fromkeys(sorted(names & present), True)
-
-
-def _mirrored(resource: ResourceState) -> set[str]:
-    return mirrors(resource.sensitive)
 
 
 def describe(resource: ResourceState) -> str:
@@ -79,7 +75,7 @@ def describe(resource: ResourceState) -> str:
     name = resource.address.removesuffix(DEPOSED).split("[", 1)[0].split(".", 1)[-1]
     # The state keeps sensitive values (they are the diff base); no view prints them.
     arguments = _hiding(resource.applied, set(resource.sensitive))
-    observed = _hiding(resource.observed, _mirrored(resource))
+    observed = _hiding(resource.observed, hidden_names(resource.sensitive))
     record: dict[str, Any] = {
         "last_updated": resource.updated_at.isoformat() if resource.updated_at else None,
         "pending_token": resource.pending_token,

@@ -140,6 +140,16 @@ def new_story(emu: Emulator, tmp_path: Path, config: str, env: dict[str, str | N
     return Story(emu, project, {"OPENAI_BASE_URL": emu.base_url, **env})
 
 
+def made_by_hand(keyed: Emulator, suffix: str, metadata: dict[str, str]) -> tuple[str, str]:
+    """A file and a job made with the SDK, as someone adopting them made them: their ids."""
+    client = keyed.client(api_key=KEY)
+    training = upload(client, (REPO / "examples/quickstart/data/train.jsonl").read_bytes())
+    made = client.fine_tuning.jobs.create(
+        model="gpt-4o-mini", training_file=training, suffix=suffix, metadata=metadata
+    )
+    return training, made.id
+
+
 def leaks(text: str, forbidden: Sequence[str]) -> int:
     """How often any forbidden string occurs, model names holding the suffix aside."""
     text = MODEL_NAME.sub("<model>", text)
@@ -417,19 +427,15 @@ def test_refused_credentials_are_reported_without_either_key(
 def test_import_of_a_job_writes_no_key_into_the_generated_block(
     keyed: Emulator, tmp_path: Path, campaign: Campaign
 ) -> None:
-    client = keyed.client(api_key=KEY)
-    training = upload(client, (REPO / "examples/quickstart/data/train.jsonl").read_bytes())
-    made = client.fine_tuning.jobs.create(
-        model="gpt-4o-mini", training_file=training, suffix="adopted", metadata={"team": "ml"}
-    )
+    _, made = made_by_hand(keyed, suffix="adopted", metadata={"team": "ml"})
     story = new_story(keyed, tmp_path, "", {"OPENAI_API_KEY": KEY})
     (story.project / "main.tf").unlink()
-    story.ok("import ID", "import", made.id)
+    story.ok("import ID", "import", made)
     generated = story.project / "imported.tf"
-    assert made.id in story.file("imported.tf", generated).decode()
+    assert made in story.file("imported.tf", generated).decode()
     story.ok("state show (imported)", "state", "show", "openai_fine_tuning_job.adopted")
     story.ok("plan (imported)", "plan", "--no-color", "--detailed-exitcode")
-    check_state_bytes(campaign, story, "import", kept=(made.id,))
+    check_state_bytes(campaign, story, "import", kept=(made,))
     check(campaign, story, "import", forbidden=KEYS)
 
 
@@ -574,15 +580,11 @@ def test_a_resource_removed_from_the_configuration_is_planned_without_its_sensit
 def test_a_job_imported_into_a_block_with_sensitive_arguments_shows_them_hidden(
     keyed: Emulator, tmp_path: Path, campaign: Campaign
 ) -> None:
-    client = keyed.client(api_key=KEY)
-    training = upload(client, (REPO / "examples/quickstart/data/train.jsonl").read_bytes())
-    made = client.fine_tuning.jobs.create(
-        model="gpt-4o-mini", training_file=training, suffix=RUN, metadata={"team": TEAM}
-    )
+    training, made = made_by_hand(keyed, suffix=RUN, metadata={"team": TEAM})
     block = RESOURCES.replace("openai_file.train.id", f'"{training}"')
     env: dict[str, str | None] = {"OPENAI_API_KEY": KEY, "TF_VAR_run": RUN, "TF_VAR_team": TEAM}
     story = new_story(keyed, tmp_path, VARIABLES + block, env)
-    story.ok("import ADDR ID", "import", JOB, made.id)
+    story.ok("import ADDR ID", "import", JOB, made)
     story.ok("plan (imported)", "plan", "--no-color")
     story.ok("state show ADDR (imported)", "state", "show", JOB)
     story.ok("show ADDR --json (imported)", "show", JOB, "--json")
